@@ -1,0 +1,37 @@
+/** Protocol constants and defaults shared across modules. */
+
+/** The ALPN protocol ID of RFC 8737 §6.2. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
+/** OID of the acmeIdentifier extension (RFC 8737 §6.1, id-pe-acmeIdentifier). */
+export const ACME_IDENTIFIER_OID = '1.3.6.1.5.5.7.1.31';
+
+/** Default path of the control socket. */
+export const DEFAULT_CONTROL_PATH = '/run/alpn-responder/control.sock';
+
+/** Default listen address: dual-stack wildcard on the port the CA dials (RFC 8737 §3). */
+export const DEFAULT_LISTEN = '[::]:443';
+
+/** Default lifetime of a deployed challenge, in seconds. */
+export const DEFAULT_TTL_SECONDS = 3600;
+
+/** Longest lifetime a deploy may ask for: a week, far above any CA's authorization window for a pending check. */
+export const MAX_TTL_SECONDS = 7 * 24 * 3600;
+
+/** Default cap on deployed challenges. */
+export const DEFAULT_MAX_CHALLENGES = 10_000;
+
+/** Longest control line accepted, in bytes (a deploy line is about 400 bytes at most). */
+export const MAX_CONTROL_LINE = 4096;
+
+/** Most bytes read while waiting for a complete ClientHello (hellos with post-quantum key shares are ~2 KiB). */
+export const MAX_CLIENT_HELLO_BYTES = 32 * 1024;
+
+/** How long a client may take to send its ClientHello, in milliseconds. */
+export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
+
+/** How long a challenge handshake may take once routed, in milliseconds. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** How long a control connection may stay silent, in milliseconds. */
+export const CONTROL_IDLE_TIMEOUT_MS = 60_000;

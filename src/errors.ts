@@ -1,0 +1,66 @@
+/**
+ * Every error the daemon, its control protocol and its CLI can report.
+ *
+ * Callers match on {@link AlpnResponderError.code}, never on the message. The control protocol sends the code in
+ * its short form (`ERR_BAD_IDENTIFIER` → `ERR bad-identifier …`), see {@link protocolCode}. Every code is
+ * documented in `docs/errors.md`; `test/errors.test.ts` keeps the two in sync.
+ */
+
+/** Stable error codes, with the one-line remedy an operator needs. */
+export const ERROR_CODES = {
+  ERR_BAD_IDENTIFIER: 'Give a DNS name (IDN as punycode), an IPv4/IPv6 literal or a reverse-DNS name.',
+  ERR_WILDCARD_IDENTIFIER: 'Deploy the base name: the CA never validates wildcards over TLS-ALPN-01 (RFC 8737 §3).',
+  ERR_BAD_AUTHORIZATION: 'Pass the hook\'s DIGEST argument as it is, 64 hex digits, base64url SHA-256, or token.thumbprint.',
+  ERR_BAD_TTL: 'Give the lifetime as whole seconds between 1 and 604800.',
+  ERR_TOO_MANY_CHALLENGES: 'Clean finished challenges or raise --max-challenges.',
+  ERR_UNKNOWN_COMMAND: 'Send `help` for the list of commands.',
+  ERR_BAD_ARGUMENTS: 'Send `help` for each command\'s arguments.',
+  ERR_LINE_TOO_LONG: 'Send one command per line, each shorter than the limit.',
+  ERR_SHUTTING_DOWN: 'The daemon is stopping; retry once it is back.',
+  ERR_CERTIFICATE: 'Building the challenge certificate failed; check the log and report a bug.',
+  ERR_CONTROL_IN_USE: 'Another daemon is running on this control socket: stop it or pass another --control path.',
+  ERR_CONTROL_NOT_SOCKET: 'The --control path exists and is not a socket: remove it or choose another path.',
+  ERR_CONTROL_UNREACHABLE: 'Start the daemon (`alpn-responder serve`) or point --control / ALPN_RESPONDER_CONTROL at its socket.',
+  ERR_CONTROL_PROTOCOL: 'The control socket answered something unexpected: is it really alpn-responder?',
+  ERR_CONTROL_TIMEOUT: 'The daemon did not answer in time: check that it is running and not overloaded.',
+  ERR_BAD_LISTEN_ADDRESS: 'Write listen addresses as HOST:PORT, with IPv6 in brackets: 0.0.0.0:443, [::]:443.',
+  ERR_LISTEN: 'The port could not be opened: see `ss -ltnp` for its owner, or run as root / with CAP_NET_BIND_SERVICE.',
+  ERR_BAD_GROUP: 'Name an existing group (see /etc/group) or give a numeric gid.',
+  ERR_BAD_MODE: 'Give the control socket mode in octal, such as 0660.',
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Base class for every error the project raises on purpose. */
+export class AlpnResponderError extends Error {
+  /** Stable code: match on this, not on the message. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AlpnResponderError';
+    this.code = code;
+  }
+
+  /** What the operator should do about it. */
+  get remedy(): string {
+    return ERROR_CODES[this.code];
+  }
+}
+
+/** `ERR_BAD_IDENTIFIER` → `bad-identifier`: the form used on the control socket. */
+export function protocolCode(code: ErrorCode): string {
+  return code.slice('ERR_'.length).toLowerCase().replaceAll('_', '-');
+}
+
+/** `bad-identifier` → `ERR_BAD_IDENTIFIER`, or undefined when the short form names no known code. */
+export function codeFromProtocol(short: string): ErrorCode | undefined {
+  const code = `ERR_${short.toUpperCase().replaceAll('-', '_')}`;
+  return Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : undefined;
+}
+
+/** True when `error` is one of ours with the given code. */
+export function hasCode(error: unknown, code: ErrorCode): error is AlpnResponderError {
+  return error instanceof AlpnResponderError && error.code === code;
+}
