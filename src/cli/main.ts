@@ -1,0 +1,133 @@
+/**
+ * The command line: parses arguments, calls the library, returns an exit code. Never exits the process itself;
+ * `src/cli.ts` does that.
+ */
+import yargs from 'yargs';
+import {
+  CLIENT_HELLO_TIMEOUT_MS,
+  DEFAULT_CONTROL_PATH,
+  DEFAULT_LISTEN,
+  DEFAULT_MAX_CHALLENGES,
+  DEFAULT_TTL_SECONDS,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_CLIENT_HELLO_BYTES,
+} from '../constants.js';
+import { sendCommands } from '../control/client.js';
+import { runDaemon } from '../daemon.js';
+import { AlpnResponderError } from '../errors.js';
+import { createStreamLogger, type LogLevel } from '../log.js';
+import { VERSION } from '../version.js';
+import { toDaemonOptions } from './options.js';
+
+const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
+
+/** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start. */
+export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+
+/** Where the CLI writes; tests capture it. */
+export interface CliIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+const defaultIo: CliIo = { stdout: process.stdout, stderr: process.stderr };
+
+async function runClient(io: CliIo, controlPath: string, command: string): Promise<number> {
+  const [reply] = await sendCommands(controlPath, [command]);
+  if (!reply) return EXIT.unreachable;
+  for (const line of reply.lines) io.stdout.write(`${line}\n`);
+  if (reply.final.ok) {
+    if (reply.final.text !== '') io.stdout.write(`${reply.final.text}\n`);
+    return EXIT.ok;
+  }
+  io.stderr.write(`alpn-responder: ERR ${reply.final.shortCode} ${reply.final.message}\n`);
+  return EXIT.refused;
+}
+
+/** Runs the CLI with arguments (without `node` and the script); resolves with the exit code. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const client = (command: string) => async (args: { control: string }) => {
+    exitCode = await runClient(io, args.control, command);
+  };
+  const parser = yargs([...argv])
+    .scriptName('alpn-responder')
+    .usage('$0 <command> [options]\n\nTLS-ALPN-01 (RFC 8737) challenge responder for dehydrated.')
+    .env('ALPN_RESPONDER')
+    .option('control', {
+      type: 'string',
+      default: DEFAULT_CONTROL_PATH,
+      describe: 'control socket path',
+      global: true,
+    })
+    .command(
+      'serve',
+      'run the responder daemon',
+      (y) =>
+        y
+          .option('listen', {
+            type: 'string',
+            array: true,
+            default: [DEFAULT_LISTEN],
+            describe: 'HOST:PORT to accept TLS on, repeatable ([::]:443 is dual-stack)',
+          })
+          .option('control-mode', { type: 'string', default: '0660', describe: 'control socket file mode (octal)' })
+          .option('control-group', { type: 'string', describe: 'group allowed to use the control socket (name or gid)' })
+          .option('ttl', { type: 'string', default: String(DEFAULT_TTL_SECONDS), describe: 'default challenge lifetime, seconds' })
+          .option('max-challenges', { type: 'number', default: DEFAULT_MAX_CHALLENGES, describe: 'most challenges deployed at once' })
+          .option('hello-timeout', { type: 'number', default: CLIENT_HELLO_TIMEOUT_MS / 1000, describe: 'seconds a client may take to send its ClientHello' })
+          .option('max-hello-bytes', { type: 'number', default: MAX_CLIENT_HELLO_BYTES, describe: 'largest ClientHello read, bytes' })
+          .option('handshake-timeout', { type: 'number', default: HANDSHAKE_TIMEOUT_MS / 1000, describe: 'seconds a challenge handshake may take' })
+          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as LogLevel, describe: 'least severe event logged' }),
+      async (args) => {
+        const log = createStreamLogger(io.stderr, args.logLevel);
+        exitCode = await runDaemon(await toDaemonOptions(args), log);
+      },
+    )
+    .command(
+      'deploy <identifier> <authorization>',
+      'serve a challenge: identifier and dehydrated\'s DIGEST (or hex, base64url, token.thumbprint)',
+      (y) =>
+        y
+          .positional('identifier', { type: 'string', demandOption: true })
+          .positional('authorization', { type: 'string', demandOption: true })
+          .option('ttl', { type: 'number', describe: 'lifetime in seconds (default: the daemon\'s --ttl)' }),
+      async (args) => {
+        const ttl = args.ttl === undefined ? '' : ` ${args.ttl}`;
+        await client(`deploy ${args.identifier} ${args.authorization}${ttl}`)(args);
+      },
+    )
+    .command(
+      'clean <identifier>',
+      'stop serving a challenge',
+      (y) => y.positional('identifier', { type: 'string', demandOption: true }),
+      async (args) => client(`clean ${args.identifier}`)(args),
+    )
+    .command('list', 'list deployed challenges', (y) => y, client('list'))
+    .command('status', 'show the daemon\'s status', (y) => y, client('status'))
+    .demandCommand(1, 'name a command; see --help')
+    .strict()
+    .version(VERSION)
+    .help()
+    .wrap(null)
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message);
+    });
+  try {
+    await parser.parseAsync();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`alpn-responder: ${error.message}\nRun 'alpn-responder --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof AlpnResponderError) {
+      io.stderr.write(`alpn-responder: ${error.code}: ${error.message}\n  ${error.remedy}\n`);
+      return UNREACHABLE_CODES.has(error.code) ? EXIT.unreachable : EXIT.refused;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,40 @@
+import { parseMode, resolveGroup } from '../control/group.js';
+import { parseTtl } from '../control/protocol.js';
+import type { DaemonOptions } from '../daemon.js';
+import { parseListenAddress } from '../net/listen-address.js';
+
+/** `serve` flags as yargs hands them over (strings straight from the command line or the environment). */
+export interface ServeArgs {
+  readonly listen: readonly string[];
+  readonly control: string;
+  readonly controlMode: string;
+  readonly controlGroup: string | undefined;
+  readonly ttl: string;
+  readonly maxChallenges: number;
+  readonly helloTimeout: number;
+  readonly maxHelloBytes: number;
+  readonly handshakeTimeout: number;
+}
+
+/**
+ * Splits list flags given once with commas or spaces, as `ALPN_RESPONDER_LISTEN='0.0.0.0:443 [::]:443'` arrives
+ * from the environment.
+ */
+export function splitList(values: readonly string[]): string[] {
+  return values.flatMap((value) => value.split(/[\s,]+/)).filter((value) => value !== '');
+}
+
+/** Validates `serve` flags into daemon options; throws AlpnResponderError naming the bad flag's value. */
+export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
+  return {
+    listen: splitList(args.listen).map(parseListenAddress),
+    controlPath: args.control,
+    controlMode: parseMode(args.controlMode),
+    controlGid: args.controlGroup === undefined || args.controlGroup === '' ? undefined : await resolveGroup(args.controlGroup),
+    ttlSeconds: parseTtl(args.ttl),
+    maxChallenges: args.maxChallenges,
+    maxHelloBytes: args.maxHelloBytes,
+    helloTimeoutMs: args.helloTimeout * 1000,
+    handshakeTimeoutMs: args.handshakeTimeout * 1000,
+  };
+}

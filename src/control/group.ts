@@ -1,0 +1,24 @@
+import { readFile } from 'node:fs/promises';
+import { AlpnResponderError } from '../errors.js';
+
+/**
+ * Resolves `--control-group` to a gid: a number as is, a name through /etc/group (Node has no getgrnam; systems
+ * using NSS-only groups can pass the number).
+ */
+export async function resolveGroup(group: string, groupFile = '/etc/group'): Promise<number> {
+  if (/^\d{1,10}$/.test(group)) return Number(group);
+  const text = await readFile(groupFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new AlpnResponderError('ERR_BAD_GROUP', `group ${JSON.stringify(group)} is not in ${groupFile}; create it or pass a numeric gid`);
+}
+
+/** Parses an octal file mode such as `0660` or `660`. */
+export function parseMode(text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) {
+    throw new AlpnResponderError('ERR_BAD_MODE', `mode ${JSON.stringify(text)} is not an octal mode such as 0660`);
+  }
+  return Number.parseInt(text, 8);
+}

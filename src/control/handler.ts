@@ -1,0 +1,108 @@
+import { performance } from 'node:perf_hooks';
+import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
+import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
+import { AlpnResponderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CertificateCache } from '../store/certificate-cache.js';
+import type { ChallengeStore } from '../store/challenge-store.js';
+import { COMMAND_USAGE, formatErrorReply, parseCommand, type Command } from './protocol.js';
+import type { LineHandler } from './server.js';
+
+/** Counters and facts `status` reports. */
+export interface StatusSnapshot {
+  readonly version: string;
+  readonly uptimeSeconds: number;
+  readonly listeners: readonly string[];
+  readonly served: number;
+  readonly rejected: number;
+}
+
+/** What the command handler works on. */
+export interface CommandContext {
+  readonly store: ChallengeStore;
+  readonly cache: CertificateCache;
+  readonly defaultTtlSeconds: number;
+  readonly log: Logger;
+  readonly status: () => StatusSnapshot;
+}
+
+async function deploy(context: CommandContext, identifierText: string, authorization: string, ttl: number | undefined) {
+  const started = performance.now();
+  const identifier = parseIdentifier(identifierText);
+  const digest = parseAuthorization(authorization);
+  const ttlSeconds = ttl ?? context.defaultTtlSeconds;
+  const challenge = await context.store.put(identifier, digest, ttlSeconds);
+  try {
+    await context.cache.whenReady(identifier.sni, digest);
+  } catch (error) {
+    // An entry that can never be served must not linger and look deployed in `list`.
+    if (context.store.get(identifier.sni) === challenge) await context.store.delete(identifier.sni);
+    throw error;
+  }
+  context.log.log('info', 'deploy', {
+    identifier: formatIdentifier(identifier),
+    sni: identifier.sni,
+    sha256: digestToHex(digest),
+    ttl: ttlSeconds,
+    ms: (performance.now() - started).toFixed(1),
+  });
+  return { identifier, challenge };
+}
+
+async function clean(context: CommandContext, identifierText: string) {
+  const identifier = parseIdentifier(identifierText);
+  const removed = await context.store.delete(identifier.sni);
+  context.log.log('info', 'clean', { identifier: formatIdentifier(identifier), sni: identifier.sni, removed });
+  return { identifier, removed };
+}
+
+async function execute(context: CommandContext, command: Command): Promise<string[]> {
+  switch (command.name) {
+    case 'deploy': {
+      const { identifier, challenge } = await deploy(context, command.identifier, command.authorization, command.ttlSeconds);
+      return [`OK deployed ${formatIdentifier(identifier)} expires ${challenge.expiresAt.toISOString()}`];
+    }
+    case 'auth':
+      await deploy(context, command.identifier, command.authorization, undefined);
+      return ['OK'];
+    case 'clean': {
+      const { identifier, removed } = await clean(context, command.identifier);
+      return [`OK ${removed ? 'cleaned' : 'not-deployed'} ${formatIdentifier(identifier)}`];
+    }
+    case 'unauth':
+      await clean(context, command.identifier);
+      return ['OK'];
+    case 'list': {
+      const challenges = context.store.list();
+      return [
+        ...challenges.map(
+          (c) =>
+            `${formatIdentifier(c.identifier)} ${digestToHex(c.digest)} ${c.expiresAt.toISOString()} ${context.cache.served(c.identifier.sni)}`,
+        ),
+        `OK ${challenges.length}`,
+      ];
+    }
+    case 'status': {
+      const s = context.status();
+      return [
+        `OK version=${s.version} uptime=${s.uptimeSeconds}s listeners=${s.listeners.join(',') || 'none'} ` +
+          `challenges=${context.store.size} served=${s.served} rejected=${s.rejected}`,
+      ];
+    }
+    case 'help':
+      return [...Object.values(COMMAND_USAGE), 'OK'];
+  }
+}
+
+/** Answers control lines against the store; every failure becomes one `ERR <code> <message>` line. */
+export function createCommandHandler(context: CommandContext): LineHandler {
+  return async (line) => {
+    try {
+      return await execute(context, parseCommand(line));
+    } catch (error) {
+      if (error instanceof AlpnResponderError) return [formatErrorReply(error.code, error.message)];
+      context.log.log('error', 'control-command-failed', { error: String(error) });
+      return [formatErrorReply('ERR_INTERNAL', 'the command failed unexpectedly; see the daemon log')];
+    }
+  };
+}

@@ -1,0 +1,149 @@
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { CONTROL_IDLE_TIMEOUT_MS, MAX_CONTROL_LINE } from '../constants.js';
+import { AlpnResponderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { LineSplitter } from './line-splitter.js';
+import { formatErrorReply } from './protocol.js';
+
+/** Answers one command line with the reply lines to send. Must not throw. */
+export type LineHandler = (line: string) => Promise<string[]>;
+
+/** Options of {@link ControlServer.listen}. */
+export interface ControlServerOptions {
+  readonly path: string;
+  /** File mode of the socket; 0660 lets the owner and the group deploy. */
+  readonly mode: number;
+  /** Group that may deploy (numeric gid), or undefined to keep the daemon's. */
+  readonly gid: number | undefined;
+  readonly handler: LineHandler;
+  readonly log: Logger;
+  readonly idleTimeoutMs?: number;
+  readonly maxConnections?: number;
+}
+
+const MAX_SOCKET_PATH = 107;
+
+async function probe(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+// A socket file left by a crash is replaced; a live daemon on the path, or a path that is not a socket, stops start-up.
+async function claimPath(socketPath: string): Promise<void> {
+  const stat = await fs.lstat(socketPath).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (!stat) return;
+  if (!stat.isSocket()) {
+    throw new AlpnResponderError('ERR_CONTROL_NOT_SOCKET', `${socketPath} exists and is not a socket; remove it or pass another --control path`);
+  }
+  if (await probe(socketPath)) {
+    throw new AlpnResponderError('ERR_CONTROL_IN_USE', `another daemon already answers on ${socketPath}; stop it or pass another --control path`);
+  }
+  await fs.unlink(socketPath);
+}
+
+/** The Unix control socket: many clients, one command per line, replies in order. */
+export class ControlServer {
+  readonly path: string;
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(socketPath: string, server: net.Server) {
+    this.path = socketPath;
+    this.#server = server;
+  }
+
+  /** Binds the socket with its mode and group, replacing a stale file. */
+  static async listen(options: ControlServerOptions): Promise<ControlServer> {
+    // sun_path holds 108 bytes including the terminating NUL; longer paths fail with misleading errors.
+    if (Buffer.byteLength(options.path) > MAX_SOCKET_PATH) {
+      throw new AlpnResponderError('ERR_CONTROL_PATH_TOO_LONG', `${options.path} is longer than ${MAX_SOCKET_PATH} bytes`);
+    }
+    await fs.mkdir(path.dirname(options.path), { recursive: true, mode: 0o755 });
+    await claimPath(options.path);
+    const server = net.createServer({ allowHalfOpen: true });
+    server.maxConnections = options.maxConnections ?? 64;
+    const control = new ControlServer(options.path, server);
+    server.on('connection', (socket) => control.#serve(socket, options));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      // The socket is created with mode 0777 & ~umask; a tight umask keeps it private until chmod below.
+      const previous = process.umask(0o177);
+      try {
+        server.listen(options.path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(previous);
+      }
+    });
+    server.on('error', (error) => options.log.log('error', 'control-error', { error: error.message }));
+    try {
+      if (options.gid !== undefined) await fs.chown(options.path, -1, options.gid);
+      await fs.chmod(options.path, options.mode);
+    } catch (error) {
+      await control.close();
+      throw error;
+    }
+    options.log.log('info', 'control-listening', { path: options.path, mode: options.mode.toString(8), gid: options.gid });
+    return control;
+  }
+
+  /** Stops accepting, drops clients and removes the socket file; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      for (const socket of this.#sockets) socket.destroy();
+      await closed;
+      await fs.unlink(this.path).catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  #serve(socket: net.Socket, options: ControlServerOptions): void {
+    this.#sockets.add(socket);
+    const splitter = new LineSplitter(MAX_CONTROL_LINE);
+    let queue = Promise.resolve();
+    let open = true;
+    const send = (lines: string[]): void => {
+      if (open && socket.writable) socket.write(lines.map((line) => `${line}\n`).join(''));
+    };
+    const enqueue = (line: string): void => {
+      queue = queue.then(async () => send(await options.handler(line)));
+    };
+    socket.setTimeout(options.idleTimeoutMs ?? CONTROL_IDLE_TIMEOUT_MS, () => socket.destroy());
+    socket.on('error', (error) => options.log.log('debug', 'control-client-error', { error: error.message }));
+    socket.on('close', () => {
+      open = false;
+      this.#sockets.delete(socket);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const { lines, overflow } = splitter.push(chunk);
+      for (const line of lines) enqueue(line);
+      if (overflow) {
+        socket.pause();
+        queue = queue.then(() => {
+          send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${MAX_CONTROL_LINE} bytes; closing`)]);
+          socket.end();
+        });
+      }
+    });
+    socket.on('end', () => {
+      const last = splitter.flush();
+      if (last !== undefined) enqueue(last);
+      queue = queue.then(() => void socket.end());
+    });
+  }
+}

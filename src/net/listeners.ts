@@ -1,0 +1,62 @@
+import net from 'node:net';
+import { AlpnResponderError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatListenAddress, type ListenAddress } from './listen-address.js';
+
+/** TCP listeners handing every accepted socket to one callback. */
+export class Listeners {
+  /** The addresses actually bound (port 0 resolved). */
+  readonly addresses: readonly ListenAddress[];
+  readonly #servers: readonly net.Server[];
+  #closing: Promise<void> | undefined;
+
+  private constructor(servers: net.Server[], addresses: ListenAddress[]) {
+    this.#servers = servers;
+    this.addresses = addresses;
+  }
+
+  /** Binds every address or none: on the first failure the ones already bound are closed again. */
+  static async bind(addresses: readonly ListenAddress[], onConnection: (socket: net.Socket) => void, log: Logger): Promise<Listeners> {
+    const servers: net.Server[] = [];
+    const bound: ListenAddress[] = [];
+    try {
+      for (const address of addresses) {
+        const server = net.createServer({ noDelay: true }, onConnection);
+        servers.push(server);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          // `[::]` stays dual-stack (ipv6Only false) so IPv4 clients reach the same listener.
+          server.listen({ host: address.host, port: address.port, ipv6Only: false }, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        }).catch((error: NodeJS.ErrnoException) => {
+          throw new AlpnResponderError(
+            'ERR_LISTEN',
+            `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}` +
+              (error.code === 'EADDRINUSE' ? ' (another process owns the port; see `ss -ltnp`)' : '') +
+              (error.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''),
+            { cause: error },
+          );
+        });
+        server.on('error', (error) => log.log('error', 'listener-error', { address: formatListenAddress(address), error: error.message }));
+        const actual = server.address() as net.AddressInfo;
+        const boundAddress = { host: actual.address, port: actual.port };
+        bound.push(boundAddress);
+        log.log('info', 'listening', { address: actual.address, port: actual.port });
+      }
+    } catch (error) {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      throw error;
+    }
+    return new Listeners(servers, bound);
+  }
+
+  /** Stops accepting; open connections are the handler's to end. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= Promise.all(
+      this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    ).then(() => undefined);
+    return this.#closing;
+  }
+}

@@ -1,0 +1,140 @@
+import t, { type Test } from 'tap';
+import { statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { sendCommands } from '../../src/control/client.js';
+import { ControlServer, type LineHandler } from '../../src/control/server.js';
+import { silentLogger } from '../../src/log.js';
+import { shortTempDir } from '../helpers/tmp.js';
+
+const echo: LineHandler = async (line) => (line === 'list' ? ['row one', 'row two', 'OK 2'] : [`OK ${line}`]);
+
+async function start(t: Test, options: Partial<Parameters<typeof ControlServer.listen>[0]> = {}) {
+  const dir = shortTempDir(t);
+  const server = await ControlServer.listen({
+    path: path.join(dir, 'sub', 'control.sock'),
+    mode: 0o660,
+    gid: undefined,
+    handler: echo,
+    log: silentLogger,
+    ...options,
+  });
+  t.teardown(() => server.close());
+  return server;
+}
+
+/** Sends raw bytes, half-closes, and collects everything until the server closes. */
+function raw(socketPath: string, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath, () => socket.end(bytes));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+  });
+}
+
+t.test('answers many commands per connection, in order, with data lines', async (t) => {
+  const server = await start(t);
+  const replies = await sendCommands(server.path, ['status', 'list', 'clean x']);
+  t.same(replies.map((r) => r.final), [
+    { ok: true, text: 'status' },
+    { ok: true, text: '2' },
+    { ok: true, text: 'clean x' },
+  ]);
+  t.same(replies[1]?.lines, ['row one', 'row two']);
+});
+
+t.test('creates the directory and applies the mode', async (t) => {
+  const server = await start(t, { mode: 0o600 });
+  t.equal(statSync(server.path).mode & 0o777, 0o600);
+});
+
+t.test('applies the group', { skip: process.getuid?.() !== 0 ? 'chown to another group needs root' : false }, async (t) => {
+  const server = await start(t, { gid: 4242 });
+  t.equal(statSync(server.path).gid, 4242);
+  t.equal(statSync(server.path).mode & 0o777, 0o660);
+});
+
+t.test('a half-closed client still gets its replies, including an unterminated last line', async (t) => {
+  const server = await start(t);
+  t.equal(await raw(server.path, 'help\nstatus'), 'OK help\nOK status\n');
+});
+
+t.test('an overlong line gets ERR line-too-long and a close; others are unaffected', async (t) => {
+  const server = await start(t);
+  const socket = net.connect(server.path);
+  let text = '';
+  socket.on('data', (d) => (text += d.toString()));
+  socket.write('status\n' + 'x'.repeat(10_000));
+  await new Promise((resolve) => socket.on('close', resolve));
+  t.match(text, /^OK status\nERR line-too-long /);
+  const [reply] = await sendCommands(server.path, ['status']);
+  t.same(reply?.final, { ok: true, text: 'status' });
+});
+
+t.test('a stale socket file is replaced; a live daemon is detected', async (t) => {
+  const dir = shortTempDir(t);
+  const socketPath = path.join(dir, 'c.sock');
+  const stale = net.createServer().listen(socketPath);
+  await new Promise((resolve) => stale.on('listening', resolve));
+  // Simulate a crash: the file stays, nobody listens.
+  (stale as unknown as { _handle: { close(): void } })._handle.close();
+  const server = await ControlServer.listen({ path: socketPath, mode: 0o660, gid: undefined, handler: echo, log: silentLogger });
+  t.teardown(() => server.close());
+  t.same((await sendCommands(socketPath, ['x']))[0]?.final, { ok: true, text: 'x' });
+  await t.rejects(
+    ControlServer.listen({ path: socketPath, mode: 0o660, gid: undefined, handler: echo, log: silentLogger }),
+    { code: 'ERR_CONTROL_IN_USE' },
+  );
+});
+
+t.test('a path that is not a socket is refused', async (t) => {
+  const dir = shortTempDir(t);
+  writeFileSync(path.join(dir, 'file.sock'), 'data');
+  await t.rejects(
+    ControlServer.listen({ path: path.join(dir, 'file.sock'), mode: 0o660, gid: undefined, handler: echo, log: silentLogger }),
+    { code: 'ERR_CONTROL_NOT_SOCKET' },
+  );
+});
+
+t.test('idle clients are dropped', async (t) => {
+  const server = await start(t, { idleTimeoutMs: 50 });
+  const socket = net.connect(server.path);
+  await new Promise((resolve) => socket.on('close', resolve));
+  t.pass('closed by the server');
+});
+
+t.test('a socket path longer than the kernel allows is refused clearly', async (t) => {
+  const dir = shortTempDir(t);
+  await t.rejects(
+    ControlServer.listen({ path: path.join(dir, 'x'.repeat(120)), mode: 0o660, gid: undefined, handler: echo, log: silentLogger }),
+    { code: 'ERR_CONTROL_PATH_TOO_LONG' },
+  );
+});
+
+t.test('close is idempotent and removes the socket file', async (t) => {
+  const server = await start(t);
+  const open = net.connect(server.path);
+  open.on('error', () => undefined);
+  await new Promise((resolve) => open.on('connect', resolve));
+  await Promise.all([server.close(), server.close()]);
+  t.throws(() => statSync(server.path), { code: 'ENOENT' });
+});
+
+t.test('client errors', async (t) => {
+  const dir = shortTempDir(t);
+  await t.rejects(sendCommands(path.join(dir, 'none.sock'), ['status']), { code: 'ERR_CONTROL_UNREACHABLE' });
+  const silent = net.createServer({ allowHalfOpen: true }, () => undefined).listen(path.join(dir, 'silent.sock'));
+  t.teardown(() => silent.close());
+  await new Promise((resolve) => silent.on('listening', resolve));
+  await t.rejects(sendCommands(path.join(dir, 'silent.sock'), ['status'], 50), { code: 'ERR_CONTROL_TIMEOUT' });
+  const closer = net.createServer((s) => s.end('garbage\n')).listen(path.join(dir, 'closer.sock'));
+  t.teardown(() => closer.close());
+  await new Promise((resolve) => closer.on('listening', resolve));
+  await t.rejects(sendCommands(path.join(dir, 'closer.sock'), ['status']), { code: 'ERR_CONTROL_PROTOCOL' });
+  const flood = net.createServer((s) => s.end('x'.repeat(70_000))).listen(path.join(dir, 'flood.sock'));
+  t.teardown(() => flood.close());
+  await new Promise((resolve) => flood.on('listening', resolve));
+  await t.rejects(sendCommands(path.join(dir, 'flood.sock'), ['status']), { code: 'ERR_CONTROL_PROTOCOL' });
+});
