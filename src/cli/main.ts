@@ -37,7 +37,8 @@ async function runClient(io: CliIo, controlPath: string, command: string): Promi
   if (!reply) return EXIT.unreachable;
   for (const line of reply.lines) io.stdout.write(`${line}\n`);
   if (reply.final.ok) {
-    if (reply.final.text !== '') io.stdout.write(`${reply.final.text}\n`);
+    // `list` ends with `OK <count>`: the rows already say it.
+    if (reply.final.text !== '' && command !== 'list') io.stdout.write(`${reply.final.text}\n`);
     return EXIT.ok;
   }
   io.stderr.write(`alpn-responder: ERR ${reply.final.shortCode} ${reply.final.message}\n`);

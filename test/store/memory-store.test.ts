@@ -64,6 +64,9 @@ t.test('the expiry timer removes a challenge on its own', async (t) => {
   const store = new MemoryChallengeStore({ maxChallenges: 10 });
   t.teardown(() => store.close());
   await store.put(parseIdentifier('a.example'), digest, 1);
+  // The store's timers are unref'd so they never hold a daemon open; the test must.
+  const keepAlive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(keepAlive));
   const [sni, reason] = await once(store, 'delete');
   t.same([sni, reason], ['a.example', 'expired']);
   t.equal(store.size, 0);

@@ -1,0 +1,113 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import { Daemon } from '../../src/daemon.js';
+import { silentLogger } from '../../src/log.js';
+import { shortTempDir } from '../helpers/tmp.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const digest = 'ab:'.repeat(31) + 'ab';
+
+function capture() {
+  const out = { stdout: '', stderr: '' };
+  return {
+    out,
+    io: { stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) } },
+  };
+}
+
+t.test('client commands talk to a running daemon and map replies to exit codes', async (t) => {
+  const dir = shortTempDir(t);
+  const control = path.join(dir, 'c.sock');
+  const daemon = await Daemon.start(
+    {
+      listen: [{ host: '127.0.0.1', port: 0 }],
+      controlPath: control,
+      controlMode: 0o600,
+      controlGid: undefined,
+      ttlSeconds: 60,
+      maxChallenges: 10,
+      maxHelloBytes: 4096,
+      helloTimeoutMs: 1000,
+      handshakeTimeoutMs: 1000,
+    },
+    silentLogger,
+  );
+  t.teardown(() => daemon.close());
+  let c = capture();
+  t.equal(await main(['deploy', 'a.example.test', digest, '--ttl', '120', '--control', control], c.io), 0);
+  t.match(c.out.stdout, /^deployed a\.example\.test expires /);
+  c = capture();
+  t.equal(await main(['list', '--control', control], c.io), 0);
+  t.match(c.out.stdout, /^a\.example\.test (ab){32} \S+Z 0\n$/);
+  c = capture();
+  t.equal(await main(['status', '--control', control], c.io), 0);
+  t.match(c.out.stdout, /challenges=1/);
+  c = capture();
+  t.equal(await main(['deploy', 'bad_name', digest, '--control', control], c.io), 1);
+  t.match(c.out.stderr, /ERR bad-identifier/);
+  c = capture();
+  process.env.ALPN_RESPONDER_CONTROL = control;
+  t.teardown(() => delete process.env.ALPN_RESPONDER_CONTROL);
+  t.equal(await main(['clean', 'a.example.test'], c.io), 0, 'socket path from the environment');
+  t.equal(c.out.stdout, 'cleaned a.example.test\n');
+});
+
+t.test('usage errors and unreachable daemons', async (t) => {
+  let c = capture();
+  t.equal(await main([], c.io), 2);
+  t.match(c.out.stderr, /name a command/);
+  c = capture();
+  t.equal(await main(['frob'], c.io), 2);
+  c = capture();
+  t.equal(await main(['status', '--control', '/nonexistent/x.sock'], c.io), 3);
+  t.match(c.out.stderr, /ERR_CONTROL_UNREACHABLE/);
+  c = capture();
+  t.equal(await main(['serve', '--listen', 'nonsense', '--control', '/nonexistent/x.sock'], c.io), 1);
+  t.match(c.out.stderr, /ERR_BAD_LISTEN_ADDRESS/);
+});
+
+t.test('the built binary serves until SIGTERM and exits 0', async (t) => {
+  const dir = shortTempDir(t);
+  const control = path.join(dir, 'c.sock');
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--control', control], {
+    env: { ...process.env, ALPN_RESPONDER_LISTEN: '127.0.0.1:0 [::1]:0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      log += d;
+      if (log.includes('event=ready')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`exited early:\n${log}`)));
+  });
+  t.match(log, /event=listening address=127\.0\.0\.1 port=\d+/);
+  t.match(log, /event=listening address=::1 port=\d+/);
+  const c = capture();
+  t.equal(await main(['status', '--control', control], c.io), 0);
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  t.equal(code, 0);
+  t.match(log, /event=stopped/);
+});
+
+t.test('--help and --version from the built binary', async (t) => {
+  const run = async (arg: string) => {
+    const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), arg], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    const [code] = await once(child, 'exit');
+    return { code, text };
+  };
+  const version = await run('--version');
+  t.same(version.code, 0);
+  t.match(version.text, /^\d+\.\d+\.\d+\n$/);
+  const help = await run('--help');
+  t.same(help.code, 0);
+  for (const command of ['serve', 'deploy', 'clean', 'list', 'status']) t.match(help.text, new RegExp(`alpn-responder ${command}`));
+});

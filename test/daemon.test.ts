@@ -1,0 +1,203 @@
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import { parseIdentifier } from '../src/challenge/identifier.js';
+import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { sendCommands } from '../src/control/client.js';
+import { Daemon, type DaemonOptions } from '../src/daemon.js';
+import type { Logger } from '../src/log.js';
+import { shortTempDir } from './helpers/tmp.js';
+
+const keyAuthorization = (name: string) => `token-${name}.${'A'.repeat(43)}`;
+const digestOf = (name: string) => createHash('sha256').update(keyAuthorization(name)).digest();
+/** dehydrated's DIGEST argument: colon-separated hex. */
+const dehydratedDigest = (name: string) => digestOf(name).toString('hex').match(/../g)!.join(':');
+
+async function startDaemon(t: Test, overrides: Partial<DaemonOptions> = {}) {
+  const dir = shortTempDir(t);
+  const events: string[] = [];
+  const log: Logger = { log: (level, event, fields) => events.push(`${event} ${JSON.stringify(fields ?? {})}`) };
+  const daemon = await Daemon.start(
+    {
+      listen: [
+        { host: '127.0.0.1', port: 0 },
+        { host: '::1', port: 0 },
+      ],
+      controlPath: path.join(dir, 'control.sock'),
+      controlMode: 0o660,
+      controlGid: undefined,
+      ttlSeconds: 3600,
+      maxChallenges: 100,
+      maxHelloBytes: 32 * 1024,
+      helloTimeoutMs: 2000,
+      handshakeTimeoutMs: 2000,
+      ...overrides,
+    },
+    log,
+  );
+  t.teardown(() => daemon.close());
+  return { daemon, events, control: daemon.control.path };
+}
+
+async function command(control: string, line: string): Promise<string> {
+  const [reply] = await sendCommands(control, [line]);
+  if (!reply) throw new Error('no reply');
+  return [...reply.lines, reply.final.ok ? `OK ${reply.final.text}`.trim() : `ERR ${reply.final.shortCode} ${reply.final.message}`].join('\n');
+}
+
+interface Handshake {
+  readonly ok: boolean;
+  readonly alpn?: string | false | null;
+  readonly protocol?: string | null;
+  readonly der?: Buffer;
+  readonly error?: string;
+}
+
+function handshake(host: string, port: number, options: tls.ConnectionOptions): Promise<Handshake> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...options }, () => {
+      const der = socket.getPeerCertificate().raw;
+      resolve({ ok: true, alpn: socket.alpnProtocol, protocol: socket.getProtocol(), der });
+      // Like the CA: close cleanly, so the TLS 1.3 client Finished reaches the server first.
+      socket.end();
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
+  });
+}
+
+t.test('serves deployed challenges by SNI over IPv4 and IPv6, TLS 1.2 and 1.3', async (t) => {
+  const { daemon, control, events } = await startDaemon(t);
+  const cases = [
+    { input: 'A.Example.Test.', sni: 'a.example.test', id: 'a.example.test' },
+    { input: '1.0.0.127.in-addr.arpa', sni: '1.0.0.127.in-addr.arpa', id: '127.0.0.1' },
+    { input: '::1', sni: `1.${'0.'.repeat(31)}ip6.arpa`, id: '::1' },
+  ];
+  for (const c of cases) {
+    t.match(await command(control, `deploy ${c.input} ${dehydratedDigest(c.id)}`), new RegExp(`^OK deployed ${c.id.replace(/\./g, '\\.')} expires \\d{4}-`));
+  }
+  for (const listener of daemon.listeners.addresses) {
+    for (const c of cases) {
+      for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+        const result = await handshake(listener.host, listener.port, { servername: c.sni, ALPNProtocols: ['acme-tls/1'], maxVersion });
+        t.equal(result.ok, true, `${c.sni} via ${listener.host} ${maxVersion}`);
+        t.equal(result.alpn, 'acme-tls/1');
+        t.equal(result.protocol, maxVersion);
+        const check = await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier(c.id), digestOf(c.id));
+        t.same(check, { ok: true }, `certificate for ${c.sni} passes the CA's checks`);
+      }
+    }
+  }
+  const list = await command(control, 'list');
+  t.match(list, /^a\.example\.test [0-9a-f]{64} \S+Z 4$/m, 'list shows 4 handshakes served for a.example.test');
+  t.match(list, /OK 3$/);
+  t.match(await command(control, 'status'), /^OK version=\S+ uptime=\d+s listeners=127\.0\.0\.1:\d+,\[::1\]:\d+ challenges=3 served=12 rejected=0$/);
+  t.ok(events.some((e) => e.startsWith('connection ') && e.includes('"outcome":"served"') && e.includes('"sni":"a.example.test"')));
+  t.ok(events.some((e) => e.startsWith('deploy ')));
+});
+
+t.test('refuses anything that is not an acme-tls/1 hello for a deployed name', async (t) => {
+  const { daemon, control, events } = await startDaemon(t);
+  await command(control, `deploy a.example.test ${dehydratedDigest('a')}`);
+  const { host, port } = daemon.listeners.addresses[0]!;
+  const h2 = await handshake(host, port, { servername: 'a.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
+  t.same(h2, { ok: false, error: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' }, 'h2 gets no_application_protocol');
+  const none = await handshake(host, port, { servername: 'a.example.test' });
+  t.same(none, { ok: false, error: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }, 'no ALPN at all never gets the certificate');
+  const unknown = await handshake(host, port, { servername: 'b.example.test', ALPNProtocols: ['acme-tls/1'] });
+  t.same(unknown, { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
+  const noSni = await handshake(host, port, { ALPNProtocols: ['acme-tls/1'] });
+  t.same(noSni, { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
+  const http = await new Promise<string>((resolve) => {
+    const socket = net.connect(port, host, () => socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text));
+  });
+  t.equal(http, '', 'plain HTTP is closed without a byte');
+  t.match(await command(control, 'status'), / served=0 rejected=5$/);
+  for (const reason of ['no-acme-alpn', 'unknown-name', 'no-sni', 'invalid-hello']) {
+    t.ok(events.some((e) => e.startsWith('connection ') && e.includes(`"reason":"${reason}`)), `logged ${reason}`);
+  }
+});
+
+t.test('clean stops serving; redeploy replaces; errors are ERR lines', async (t) => {
+  const { daemon, control } = await startDaemon(t);
+  const { host, port } = daemon.listeners.addresses[0]!;
+  const hello = { servername: 'a.example.test', ALPNProtocols: ['acme-tls/1'] };
+  await command(control, `deploy a.example.test ${dehydratedDigest('x')}`);
+  await command(control, `deploy a.example.test ${dehydratedDigest('y')}`);
+  const served = await handshake(host, port, hello);
+  t.same(await checkChallengeCertificate(new Uint8Array(served.der!), parseIdentifier('a.example.test'), digestOf('y')), { ok: true });
+  t.equal(await command(control, 'clean A.EXAMPLE.TEST'), 'OK cleaned a.example.test');
+  t.equal(await command(control, 'clean a.example.test'), 'OK not-deployed a.example.test');
+  t.same(await handshake(host, port, hello), { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
+  t.match(await command(control, 'deploy exa_mple.org ab'), /^ERR bad-identifier /);
+  t.match(await command(control, 'deploy *.example.org ab'), /^ERR wildcard-identifier /);
+  t.match(await command(control, 'deploy example.org nothex'), /^ERR bad-authorization /);
+  t.match(await command(control, 'nonsense'), /^ERR unknown-command /);
+  t.match(await command(control, 'help'), /^deploy <identifier>[^]*\nOK$/);
+});
+
+t.test('ualpn-compatible auth/unauth answer a bare OK', async (t) => {
+  const { daemon, control } = await startDaemon(t);
+  const { host, port } = daemon.listeners.addresses[0]!;
+  const b64 = digestOf('u').toString('base64url');
+  t.equal(await command(control, `auth u.example.test ${b64}`), 'OK');
+  const served = await handshake(host, port, { servername: 'u.example.test', ALPNProtocols: ['acme-tls/1'] });
+  t.same(await checkChallengeCertificate(new Uint8Array(served.der!), parseIdentifier('u.example.test'), digestOf('u')), { ok: true });
+  t.equal(await command(control, 'unauth u.example.test'), 'OK');
+  t.match(await command(control, 'auth bad_name x'), /^ERR /);
+});
+
+t.test('openssl s_client negotiates acme-tls/1 and sees the challenge certificate', async (t) => {
+  const { daemon, control } = await startDaemon(t);
+  await command(control, `deploy o.example.test ${dehydratedDigest('o')}`);
+  const { port } = daemon.listeners.addresses[0]!;
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'o.example.test', '-alpn', 'acme-tls/1', '-showcerts'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    t.teardown(() => child.kill());
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.stderr.on('data', (d) => (text += d));
+    child.on('error', reject);
+    child.on('close', () => resolve(text));
+    child.stdin.end();
+  });
+  t.match(output, /ALPN protocol: acme-tls\/1/);
+  t.match(output, /subject=CN\s*=\s*o\.example\.test/);
+});
+
+t.test('start-up failures close what was opened', async (t) => {
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => blocker.on('listening', resolve));
+  t.teardown(() => blocker.close());
+  const taken = (blocker.address() as net.AddressInfo).port;
+  const dir = shortTempDir(t);
+  await t.rejects(
+    Daemon.start(
+      {
+        listen: [{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: taken }],
+        controlPath: path.join(dir, 'c.sock'),
+        controlMode: 0o660,
+        controlGid: undefined,
+        ttlSeconds: 60,
+        maxChallenges: 10,
+        maxHelloBytes: 1024,
+        helloTimeoutMs: 1000,
+        handshakeTimeoutMs: 1000,
+      },
+      { log() {} },
+    ),
+    { code: 'ERR_LISTEN', message: /EADDRINUSE/ },
+  );
+  const { daemon } = await startDaemon(t);
+  await t.rejects(startDaemon(t, { controlPath: daemon.control.path }), { code: 'ERR_CONTROL_IN_USE' });
+  t.equal(daemon.state, 'running');
+  await Promise.all([daemon.close(), daemon.close()]);
+  t.equal(daemon.state, 'closed');
+});
