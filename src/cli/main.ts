@@ -17,7 +17,7 @@ import { runDaemon } from '../daemon.js';
 import { AlpnResponderError } from '../errors.js';
 import { createStreamLogger, type LogLevel } from '../log.js';
 import { VERSION } from '../version.js';
-import { toDaemonOptions } from './options.js';
+import { envName, splitList, toDaemonOptions } from './options.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
 
@@ -45,19 +45,23 @@ async function runClient(io: CliIo, controlPath: string, command: string): Promi
   return EXIT.refused;
 }
 
-/** Runs the CLI with arguments (without `node` and the script); resolves with the exit code. */
-export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+/**
+ * Runs the CLI with arguments (without `node` and the script); resolves with the exit code. Every option also
+ * reads `ALPN_RESPONDER_<NAME>` from `env`; other variables with that prefix (the hook's own settings) are ignored
+ * rather than rejected as unknown options.
+ */
+export async function main(argv: readonly string[], io: CliIo = defaultIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let exitCode: number = EXIT.ok;
+  const envOr = <T>(name: string, fallback: T): string | T => env[envName(name)] ?? fallback;
   const client = (command: string) => async (args: { control: string }) => {
     exitCode = await runClient(io, args.control, command);
   };
   const parser = yargs([...argv])
     .scriptName('alpn-responder')
     .usage('$0 <command> [options]\n\nTLS-ALPN-01 (RFC 8737) challenge responder for dehydrated.')
-    .env('ALPN_RESPONDER')
     .option('control', {
       type: 'string',
-      default: DEFAULT_CONTROL_PATH,
+      default: envOr('control', DEFAULT_CONTROL_PATH),
       describe: 'control socket path',
       global: true,
     })
@@ -69,17 +73,17 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           .option('listen', {
             type: 'string',
             array: true,
-            default: [DEFAULT_LISTEN],
+            default: splitList([envOr('listen', DEFAULT_LISTEN)]),
             describe: 'HOST:PORT to accept TLS on, repeatable ([::]:443 is dual-stack)',
           })
-          .option('control-mode', { type: 'string', default: '0660', describe: 'control socket file mode (octal)' })
-          .option('control-group', { type: 'string', describe: 'group allowed to use the control socket (name or gid)' })
-          .option('ttl', { type: 'string', default: String(DEFAULT_TTL_SECONDS), describe: 'default challenge lifetime, seconds' })
-          .option('max-challenges', { type: 'number', default: DEFAULT_MAX_CHALLENGES, describe: 'most challenges deployed at once' })
-          .option('hello-timeout', { type: 'number', default: CLIENT_HELLO_TIMEOUT_MS / 1000, describe: 'seconds a client may take to send its ClientHello' })
-          .option('max-hello-bytes', { type: 'number', default: MAX_CLIENT_HELLO_BYTES, describe: 'largest ClientHello read, bytes' })
-          .option('handshake-timeout', { type: 'number', default: HANDSHAKE_TIMEOUT_MS / 1000, describe: 'seconds a challenge handshake may take' })
-          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: 'info' as LogLevel, describe: 'least severe event logged' }),
+          .option('control-mode', { type: 'string', default: envOr('control-mode', '0660'), describe: 'control socket file mode (octal)' })
+          .option('control-group', { type: 'string', default: envOr('control-group', undefined), describe: 'group allowed to use the control socket (name or gid)' })
+          .option('ttl', { type: 'string', default: envOr('ttl', String(DEFAULT_TTL_SECONDS)), describe: 'default challenge lifetime, seconds' })
+          .option('max-challenges', { type: 'number', default: Number(envOr('max-challenges', DEFAULT_MAX_CHALLENGES)), describe: 'most challenges deployed at once' })
+          .option('hello-timeout', { type: 'number', default: Number(envOr('hello-timeout', CLIENT_HELLO_TIMEOUT_MS / 1000)), describe: 'seconds a client may take to send its ClientHello' })
+          .option('max-hello-bytes', { type: 'number', default: Number(envOr('max-hello-bytes', MAX_CLIENT_HELLO_BYTES)), describe: 'largest ClientHello read, bytes' })
+          .option('handshake-timeout', { type: 'number', default: Number(envOr('handshake-timeout', HANDSHAKE_TIMEOUT_MS / 1000)), describe: 'seconds a challenge handshake may take' })
+          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' }),
       async (args) => {
         const log = createStreamLogger(io.stderr, args.logLevel);
         exitCode = await runDaemon(await toDaemonOptions(args), log);
@@ -92,7 +96,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         y
           .positional('identifier', { type: 'string', demandOption: true })
           .positional('authorization', { type: 'string', demandOption: true })
-          .option('ttl', { type: 'number', describe: 'lifetime in seconds (default: the daemon\'s --ttl)' }),
+          .option('ttl', { type: 'string', default: envOr('ttl', undefined), describe: 'lifetime in seconds (default: the daemon\'s --ttl)' }),
       async (args) => {
         const ttl = args.ttl === undefined ? '' : ` ${args.ttl}`;
         await client(`deploy ${args.identifier} ${args.authorization}${ttl}`)(args);

@@ -16,6 +16,11 @@ export interface ServeArgs {
   readonly handshakeTimeout: number;
 }
 
+/** The environment variable behind an option: `control-mode` → `ALPN_RESPONDER_CONTROL_MODE`. */
+export function envName(option: string): string {
+  return `ALPN_RESPONDER_${option.toUpperCase().replaceAll('-', '_')}`;
+}
+
 /**
  * Splits list flags given once with commas or spaces, as `ALPN_RESPONDER_LISTEN='0.0.0.0:443 [::]:443'` arrives
  * from the environment.

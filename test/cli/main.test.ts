@@ -50,9 +50,8 @@ t.test('client commands talk to a running daemon and map replies to exit codes',
   t.equal(await main(['deploy', 'bad_name', digest, '--control', control], c.io), 1);
   t.match(c.out.stderr, /ERR bad-identifier/);
   c = capture();
-  process.env.ALPN_RESPONDER_CONTROL = control;
-  t.teardown(() => delete process.env.ALPN_RESPONDER_CONTROL);
-  t.equal(await main(['clean', 'a.example.test'], c.io), 0, 'socket path from the environment');
+  const env = { ALPN_RESPONDER_CONTROL: control, ALPN_RESPONDER_TRANSPORT: 'nc', ALPN_RESPONDER_LISTEN: '1.2.3.4:5' };
+  t.equal(await main(['clean', 'a.example.test'], c.io, env), 0, 'socket path from the environment, unknown variables ignored');
   t.equal(c.out.stdout, 'cleaned a.example.test\n');
 });
 
@@ -62,6 +61,9 @@ t.test('usage errors and unreachable daemons', async (t) => {
   t.match(c.out.stderr, /name a command/);
   c = capture();
   t.equal(await main(['frob'], c.io), 2);
+  c = capture();
+  t.equal(await main(['status', '--bogus'], c.io), 2, 'unknown flags on the command line are still refused');
+  t.match(c.out.stderr, /Unknown argument: bogus/);
   c = capture();
   t.equal(await main(['status', '--control', '/nonexistent/x.sock'], c.io), 3);
   t.match(c.out.stderr, /ERR_CONTROL_UNREACHABLE/);
