@@ -16,7 +16,6 @@ export const ERROR_CODES = {
   ERR_UNKNOWN_COMMAND: 'Send `help` for the list of commands.',
   ERR_BAD_ARGUMENTS: 'Send `help` for each command\'s arguments.',
   ERR_LINE_TOO_LONG: 'Send one command per line, each shorter than the limit.',
-  ERR_SHUTTING_DOWN: 'The daemon is stopping; retry once it is back.',
   ERR_INTERNAL: 'An unexpected failure: the daemon log has the details; please report it.',
   ERR_CERTIFICATE: 'Building the challenge certificate failed; check the log and report a bug.',
   ERR_CONTROL_IN_USE: 'Another daemon is running on this control socket: stop it or pass another --control path.',

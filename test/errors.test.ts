@@ -16,3 +16,20 @@ t.test('errors carry code and remedy', async (t) => {
   t.notOk(hasCode(new Error('x'), 'ERR_BAD_TTL'));
   t.match(e.remedy, /seconds/);
 });
+
+t.test('docs/errors.md documents exactly the codes in src/errors.ts', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const documented = [...text.matchAll(/^\| `(ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+  t.same([...documented].sort(), Object.keys(ERROR_CODES).sort());
+});
+
+t.test('every code is raised somewhere in src/', async (t) => {
+  const { readFileSync, readdirSync } = await import('node:fs');
+  const root = new URL('../src/', import.meta.url);
+  const sources = (readdirSync(root, { recursive: true }) as string[])
+    .filter((file) => file.endsWith('.ts') && file !== 'errors.ts')
+    .map((file) => readFileSync(new URL(file, root), 'utf8'))
+    .join('\n');
+  for (const code of Object.keys(ERROR_CODES)) t.ok(sources.includes(`'${code}'`), `${code} is used`);
+});
