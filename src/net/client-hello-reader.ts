@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { parseClientHello, type ClientHello } from '../tls/client-hello.js';
+import { clientHelloBytesWanted, parseClientHello, type ClientHello } from '../tls/client-hello.js';
 
 /** What reading the start of a connection produced. `buffered` holds every byte read, to replay. */
 export type HelloOutcome =
@@ -22,9 +22,15 @@ export interface HelloLimits {
  */
 export function readClientHello(socket: net.Socket, limits: HelloLimits): Promise<HelloOutcome> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
-    const buffered = (): Buffer => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    // Parse only once the bytes the framing asks for are here: a hello sent a byte at a time is parsed a few
+    // times per record, not once per byte.
+    let wanted = 1;
+    const buffered = (): Buffer => {
+      if (chunks.length !== 1) chunks = [Buffer.concat(chunks, size)];
+      return chunks[0] as Buffer;
+    };
     const finish = (outcome: HelloOutcome): void => {
       clearTimeout(timer);
       socket.pause();
@@ -36,11 +42,14 @@ export function readClientHello(socket: net.Socket, limits: HelloLimits): Promis
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      const bytes = buffered();
-      const result = parseClientHello(bytes);
-      if (result.status === 'complete') return finish({ kind: 'hello', hello: result.value, buffered: bytes });
-      if (result.status === 'invalid') return finish({ kind: 'invalid', reason: result.reason, buffered: bytes });
-      if (size >= limits.maxBytes) finish({ kind: 'too-large', buffered: bytes });
+      if (size > limits.maxBytes) return finish({ kind: 'too-large', buffered: buffered() });
+      if (size >= wanted) {
+        const bytes = buffered();
+        const result = parseClientHello(bytes);
+        if (result.status === 'complete') return finish({ kind: 'hello', hello: result.value, buffered: bytes });
+        if (result.status === 'invalid') return finish({ kind: 'invalid', reason: result.reason, buffered: bytes });
+        wanted = clientHelloBytesWanted(bytes);
+      }
     };
     const onEnd = (): void => finish({ kind: 'closed', buffered: buffered() });
     const timer = setTimeout(() => finish({ kind: 'timeout', buffered: buffered() }), limits.timeoutMs);
