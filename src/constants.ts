@@ -35,3 +35,9 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** How long a control connection may stay silent, in milliseconds. */
 export const CONTROL_IDLE_TIMEOUT_MS = 60_000;
+
+/** How long connecting to a backend may take, in milliseconds. */
+export const BACKEND_CONNECT_TIMEOUT_MS = 5_000;
+
+/** How long a passed-through connection may stay silent in both directions, in milliseconds. */
+export const PASSTHROUGH_IDLE_TIMEOUT_MS = 300_000;

@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks';
 import { createCommandHandler } from './control/handler.js';
 import { ControlServer } from './control/server.js';
 import type { Logger } from './log.js';
-import { ConnectionHandler } from './net/connection-handler.js';
+import type { BackendTable } from './net/backends.js';
+import { ConnectionHandler, type ProxyProtocolVersion } from './net/connection-handler.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
 import { Listeners } from './net/listeners.js';
 import { CertificateCache } from './store/certificate-cache.js';
@@ -24,6 +25,12 @@ export interface DaemonOptions {
   readonly maxHelloBytes: number;
   readonly helloTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  /** Where ordinary TLS goes; an empty table refuses it. */
+  readonly backends: BackendTable;
+  readonly backendProxyProtocol: ProxyProtocolVersion | undefined;
+  readonly acceptProxyProtocol: boolean;
+  readonly backendConnectTimeoutMs: number;
+  readonly idleTimeoutMs: number;
 }
 
 /** Lifecycle states. */
@@ -50,10 +57,16 @@ export class Daemon {
     const cache = new CertificateCache(store, log);
     const connections = new ConnectionHandler({
       lookup: (sni) => cache.lookup(sni),
+      backends: options.backends,
       log,
       hello: { maxBytes: options.maxHelloBytes, timeoutMs: options.helloTimeoutMs },
       handshakeTimeoutMs: options.handshakeTimeoutMs,
+      acceptProxyProtocol: options.acceptProxyProtocol,
+      backendProxyProtocol: options.backendProxyProtocol,
+      backendConnectTimeoutMs: options.backendConnectTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
     });
+    for (const rule of options.backends.rules) log.log('info', 'backend', { rule, proxy_protocol: options.backendProxyProtocol });
     store.on('delete', (sni, reason) => {
       if (reason === 'expired') log.log('info', 'expire', { sni });
     });

@@ -8,6 +8,7 @@ import { parseIdentifier } from '../src/challenge/identifier.js';
 import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { sendCommands } from '../src/control/client.js';
 import { Daemon, type DaemonOptions } from '../src/daemon.js';
+import { parseBackends } from '../src/net/backends.js';
 import type { Logger } from '../src/log.js';
 import { shortTempDir } from './helpers/tmp.js';
 
@@ -34,6 +35,11 @@ async function startDaemon(t: Test, overrides: Partial<DaemonOptions> = {}) {
       maxHelloBytes: 32 * 1024,
       helloTimeoutMs: 2000,
       handshakeTimeoutMs: 2000,
+      backends: parseBackends([]),
+      backendProxyProtocol: undefined,
+      acceptProxyProtocol: false,
+      backendConnectTimeoutMs: 2000,
+      idleTimeoutMs: 10_000,
       ...overrides,
     },
     log,
@@ -93,7 +99,7 @@ t.test('serves deployed challenges by SNI over IPv4 and IPv6, TLS 1.2 and 1.3', 
   const list = await command(control, 'list');
   t.match(list, /^a\.example\.test [0-9a-f]{64} \S+Z 4$/m, 'list shows 4 handshakes served for a.example.test');
   t.match(list, /OK 3$/);
-  t.match(await command(control, 'status'), /^OK version=\S+ uptime=\d+s listeners=127\.0\.0\.1:\d+,\[::1\]:\d+ challenges=3 served=12 rejected=0$/);
+  t.match(await command(control, 'status'), /^OK version=\S+ uptime=\d+s listeners=127\.0\.0\.1:\d+,\[::1\]:\d+ challenges=3 served=12 passed=0 rejected=0$/);
   t.ok(events.some((e) => e.startsWith('connection ') && e.includes('"outcome":"served"') && e.includes('"sni":"a.example.test"')));
   t.ok(events.some((e) => e.startsWith('deploy ')));
 });
@@ -117,7 +123,7 @@ t.test('refuses anything that is not an acme-tls/1 hello for a deployed name', a
     socket.on('close', () => resolve(text));
   });
   t.equal(http, '', 'plain HTTP is closed without a byte');
-  t.match(await command(control, 'status'), / served=0 rejected=5$/);
+  t.match(await command(control, 'status'), / served=0 passed=0 rejected=5$/);
   for (const reason of ['no-acme-alpn', 'unknown-name', 'no-sni', 'invalid-hello']) {
     t.ok(events.some((e) => e.startsWith('connection ') && e.includes(`"reason":"${reason}`)), `logged ${reason}`);
   }
@@ -190,6 +196,11 @@ t.test('start-up failures close what was opened', async (t) => {
         maxHelloBytes: 1024,
         helloTimeoutMs: 1000,
         handshakeTimeoutMs: 1000,
+        backends: parseBackends([]),
+        backendProxyProtocol: undefined,
+        acceptProxyProtocol: false,
+        backendConnectTimeoutMs: 1000,
+        idleTimeoutMs: 1000,
       },
       { log() {} },
     ),
@@ -200,4 +211,47 @@ t.test('start-up failures close what was opened', async (t) => {
   t.equal(daemon.state, 'running');
   await Promise.all([daemon.close(), daemon.close()]);
   t.equal(daemon.state, 'closed');
+});
+
+t.test('a real client whose bytes arrive one per TCP segment is still served', async (t) => {
+  const { daemon, control } = await startDaemon(t);
+  await command(control, `deploy slow.example.test ${dehydratedDigest('slow')}`);
+  const target = daemon.listeners.addresses[0]!;
+  // A relay that forwards the client's bytes to the daemon one byte per write.
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    upstream.setNoDelay(true);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      client.pause();
+      void (async () => {
+        for (const byte of chunk) await new Promise<void>((resolve) => upstream.write(Buffer.of(byte), () => resolve()));
+        client.resume();
+      })();
+    });
+  });
+  t.teardown(() => relay.close());
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const result = await handshake('127.0.0.1', (relay.address() as net.AddressInfo).port, {
+    servername: 'slow.example.test',
+    ALPNProtocols: ['acme-tls/1'],
+  });
+  t.equal(result.alpn, 'acme-tls/1');
+  t.same(await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier('slow.example.test'), digestOf('slow')), { ok: true });
+});
+
+t.test('holds 1,000 challenges at once and serves each by its own name', async (t) => {
+  const { daemon, control } = await startDaemon(t, { maxChallenges: 1000 });
+  const names = Array.from({ length: 1000 }, (_, i) => `n${i}.bulk.example.test`);
+  const replies = await sendCommands(control, names.map((name) => `deploy ${name} ${dehydratedDigest(name)}`), 120_000);
+  t.equal(replies.filter((r) => r.final.ok).length, 1000, 'all 1,000 deploys answered OK');
+  t.match(await command(control, 'deploy one-too-many.example.test ' + dehydratedDigest('x')), /^ERR too-many-challenges /);
+  const { host, port } = daemon.listeners.addresses[0]!;
+  for (const name of [names[0]!, names[499]!, names[999]!]) {
+    const result = await handshake(host, port, { servername: name, ALPNProtocols: ['acme-tls/1'] });
+    t.same(await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier(name), digestOf(name)), { ok: true }, name);
+  }
+  t.match(await command(control, 'list'), /\nOK 1000$/);
 });

@@ -9,7 +9,9 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_CHALLENGES,
   DEFAULT_TTL_SECONDS,
+  BACKEND_CONNECT_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
+  PASSTHROUGH_IDLE_TIMEOUT_MS,
   MAX_CLIENT_HELLO_BYTES,
 } from '../constants.js';
 import { sendCommands } from '../control/client.js';
@@ -83,6 +85,24 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           .option('hello-timeout', { type: 'number', default: Number(envOr('hello-timeout', CLIENT_HELLO_TIMEOUT_MS / 1000)), describe: 'seconds a client may take to send its ClientHello' })
           .option('max-hello-bytes', { type: 'number', default: Number(envOr('max-hello-bytes', MAX_CLIENT_HELLO_BYTES)), describe: 'largest ClientHello read, bytes' })
           .option('handshake-timeout', { type: 'number', default: Number(envOr('handshake-timeout', HANDSHAKE_TIMEOUT_MS / 1000)), describe: 'seconds a challenge handshake may take' })
+          .option('backend', {
+            type: 'string',
+            array: true,
+            default: splitList([envOr('backend', '')]),
+            describe: 'pass non-acme-tls/1 connections on: HOST:PORT (default), NAME=HOST:PORT or *.DOMAIN=HOST:PORT; repeatable',
+          })
+          .option('backend-proxy-protocol', {
+            choices: ['v1', 'v2'] as const,
+            default: envOr('backend-proxy-protocol', undefined) as 'v1' | 'v2' | undefined,
+            describe: 'prefix passed-through connections with a PROXY protocol header',
+          })
+          .option('accept-proxy-protocol', {
+            type: 'boolean',
+            default: envOr('accept-proxy-protocol', 'false') === 'true',
+            describe: 'require a PROXY v1/v2 header on every connection (behind nginx stream / HAProxy)',
+          })
+          .option('backend-connect-timeout', { type: 'number', default: Number(envOr('backend-connect-timeout', BACKEND_CONNECT_TIMEOUT_MS / 1000)), describe: 'seconds to connect to a backend' })
+          .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
           .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' }),
       async (args) => {
         const log = createStreamLogger(io.stderr, args.logLevel);

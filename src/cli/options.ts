@@ -1,6 +1,7 @@
 import { parseMode, resolveGroup } from '../control/group.js';
 import { parseTtl } from '../control/protocol.js';
 import type { DaemonOptions } from '../daemon.js';
+import { parseBackends } from '../net/backends.js';
 import { parseListenAddress } from '../net/listen-address.js';
 
 /** `serve` flags as yargs hands them over (strings straight from the command line or the environment). */
@@ -14,6 +15,11 @@ export interface ServeArgs {
   readonly helloTimeout: number;
   readonly maxHelloBytes: number;
   readonly handshakeTimeout: number;
+  readonly backend: readonly string[];
+  readonly backendProxyProtocol: 'v1' | 'v2' | undefined;
+  readonly acceptProxyProtocol: boolean;
+  readonly backendConnectTimeout: number;
+  readonly idleTimeout: number;
 }
 
 /** The environment variable behind an option: `control-mode` → `ALPN_RESPONDER_CONTROL_MODE`. */
@@ -41,5 +47,10 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     maxHelloBytes: args.maxHelloBytes,
     helloTimeoutMs: args.helloTimeout * 1000,
     handshakeTimeoutMs: args.handshakeTimeout * 1000,
+    backends: parseBackends(splitList(args.backend)),
+    backendProxyProtocol: args.backendProxyProtocol,
+    acceptProxyProtocol: args.acceptProxyProtocol,
+    backendConnectTimeoutMs: args.backendConnectTimeout * 1000,
+    idleTimeoutMs: args.idleTimeout * 1000,
   };
 }

@@ -14,6 +14,7 @@ export interface StatusSnapshot {
   readonly uptimeSeconds: number;
   readonly listeners: readonly string[];
   readonly served: number;
+  readonly passed: number;
   readonly rejected: number;
 }
 
@@ -86,7 +87,7 @@ async function execute(context: CommandContext, command: Command): Promise<strin
       const s = context.status();
       return [
         `OK version=${s.version} uptime=${s.uptimeSeconds}s listeners=${s.listeners.join(',') || 'none'} ` +
-          `challenges=${context.store.size} served=${s.served} rejected=${s.rejected}`,
+          `challenges=${context.store.size} served=${s.served} passed=${s.passed} rejected=${s.rejected}`,
       ];
     }
     case 'help':

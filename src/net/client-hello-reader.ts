@@ -1,33 +1,40 @@
 import type net from 'node:net';
+import type { ParseResult } from '../parse-result.js';
 import { clientHelloBytesWanted, parseClientHello, type ClientHello } from '../tls/client-hello.js';
+import { parseProxyHeader, type ProxyHeader } from './proxy-header.js';
 
-/** What reading the start of a connection produced. `buffered` holds every byte read, to replay. */
+/**
+ * What reading the start of a connection produced. `buffered` holds the bytes read after any PROXY header, to
+ * replay to a TLS stack or a backend.
+ */
 export type HelloOutcome =
-  | { readonly kind: 'hello'; readonly hello: ClientHello; readonly buffered: Buffer }
-  | { readonly kind: 'invalid'; readonly reason: string; readonly buffered: Buffer }
-  | { readonly kind: 'too-large'; readonly buffered: Buffer }
-  | { readonly kind: 'timeout'; readonly buffered: Buffer }
-  | { readonly kind: 'closed'; readonly buffered: Buffer };
+  | { readonly kind: 'hello'; readonly hello: ClientHello; readonly proxy: ProxyHeader | undefined; readonly buffered: Buffer }
+  | { readonly kind: 'invalid'; readonly reason: string; readonly proxy: ProxyHeader | undefined; readonly buffered: Buffer }
+  | { readonly kind: 'too-large' | 'timeout' | 'closed'; readonly proxy: ProxyHeader | undefined; readonly buffered: Buffer };
 
 /** Bounds on reading a ClientHello. */
 export interface HelloLimits {
+  /** Most bytes read, PROXY header included. */
   readonly maxBytes: number;
   readonly timeoutMs: number;
 }
 
 /**
  * Reads from a fresh connection until it holds one complete ClientHello, however it was split over TCP segments
- * or TLS records, and never past `maxBytes` or `timeoutMs`. The socket is left paused with nothing consumed beyond
- * `buffered`, so the caller can replay those bytes to a TLS stack or a backend.
+ * or TLS records, and never past `maxBytes` or `timeoutMs`. With `expectProxyHeader`, a PROXY v1/v2 header must
+ * come first (from a front proxy). The socket is left paused with nothing consumed beyond what was read.
  */
-export function readClientHello(socket: net.Socket, limits: HelloLimits): Promise<HelloOutcome> {
+export function readClientHello(socket: net.Socket, limits: HelloLimits, expectProxyHeader = false): Promise<HelloOutcome> {
   return new Promise((resolve) => {
     let chunks: Buffer[] = [];
     let size = 0;
+    let proxy: ProxyHeader | undefined;
+    // Where the TLS bytes start: after the PROXY header once it is parsed.
+    let offset = 0;
     // Parse only once the bytes the framing asks for are here: a hello sent a byte at a time is parsed a few
     // times per record, not once per byte.
     let wanted = 1;
-    const buffered = (): Buffer => {
+    const all = (): Buffer => {
       if (chunks.length !== 1) chunks = [Buffer.concat(chunks, size)];
       return chunks[0] as Buffer;
     };
@@ -39,20 +46,30 @@ export function readClientHello(socket: net.Socket, limits: HelloLimits): Promis
       socket.off('close', onEnd);
       resolve(outcome);
     };
+    const stop = (kind: 'too-large' | 'timeout' | 'closed'): void => finish({ kind, proxy, buffered: all().subarray(offset) });
+    const fail = (result: ParseResult<unknown> & { status: 'invalid' }, prefix: string): void =>
+      finish({ kind: 'invalid', reason: `${prefix}${result.reason}`, proxy, buffered: all().subarray(offset) });
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      if (size > limits.maxBytes) return finish({ kind: 'too-large', buffered: buffered() });
-      if (size >= wanted) {
-        const bytes = buffered();
-        const result = parseClientHello(bytes);
-        if (result.status === 'complete') return finish({ kind: 'hello', hello: result.value, buffered: bytes });
-        if (result.status === 'invalid') return finish({ kind: 'invalid', reason: result.reason, buffered: bytes });
-        wanted = clientHelloBytesWanted(bytes);
+      if (size > limits.maxBytes) return stop('too-large');
+      if (size < wanted) return;
+      const bytes = all();
+      if (expectProxyHeader && proxy === undefined) {
+        const header = parseProxyHeader(bytes);
+        if (header.status === 'invalid') return fail(header, 'proxy-header: ');
+        if (header.status === 'incomplete') return;
+        proxy = header.value;
+        offset = header.length;
       }
+      const tlsBytes = bytes.subarray(offset);
+      const result = parseClientHello(tlsBytes);
+      if (result.status === 'complete') return finish({ kind: 'hello', hello: result.value, proxy, buffered: tlsBytes });
+      if (result.status === 'invalid') return fail(result, '');
+      wanted = offset + clientHelloBytesWanted(tlsBytes);
     };
-    const onEnd = (): void => finish({ kind: 'closed', buffered: buffered() });
-    const timer = setTimeout(() => finish({ kind: 'timeout', buffered: buffered() }), limits.timeoutMs);
+    const onEnd = (): void => stop('closed');
+    const timer = setTimeout(() => stop('timeout'), limits.timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);

@@ -21,7 +21,8 @@ export class Listeners {
     const bound: ListenAddress[] = [];
     try {
       for (const address of addresses) {
-        const server = net.createServer({ noDelay: true }, onConnection);
+        // Half-open connections stay open so a passed-through client can finish sending while the backend answers.
+        const server = net.createServer({ noDelay: true, allowHalfOpen: true }, onConnection);
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);

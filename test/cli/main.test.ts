@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { Daemon } from '../../src/daemon.js';
+import { parseBackends } from '../../src/net/backends.js';
 import { silentLogger } from '../../src/log.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
@@ -33,6 +34,11 @@ t.test('client commands talk to a running daemon and map replies to exit codes',
       maxHelloBytes: 4096,
       helloTimeoutMs: 1000,
       handshakeTimeoutMs: 1000,
+      backends: parseBackends([]),
+      backendProxyProtocol: undefined,
+      acceptProxyProtocol: false,
+      backendConnectTimeoutMs: 1000,
+      idleTimeoutMs: 1000,
     },
     silentLogger,
   );

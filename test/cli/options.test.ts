@@ -1,0 +1,46 @@
+import t from 'tap';
+import { envName, splitList, toDaemonOptions, type ServeArgs } from '../../src/cli/options.js';
+
+const args: ServeArgs = {
+  listen: ['0.0.0.0:443, [::]:8443'],
+  control: '/run/x.sock',
+  controlMode: '0600',
+  controlGroup: '0',
+  ttl: '120',
+  maxChallenges: 5,
+  helloTimeout: 2,
+  maxHelloBytes: 1000,
+  handshakeTimeout: 3,
+  backend: ['127.0.0.1:8443', 'a.test=[::1]:9443'],
+  backendProxyProtocol: 'v2',
+  acceptProxyProtocol: true,
+  backendConnectTimeout: 4,
+  idleTimeout: 60,
+};
+
+t.test('flags become daemon options', async (t) => {
+  const options = await toDaemonOptions(args);
+  t.same(options.listen, [{ host: '0.0.0.0', port: 443 }, { host: '::', port: 8443 }]);
+  t.equal(options.controlMode, 0o600);
+  t.equal(options.controlGid, 0);
+  t.equal(options.ttlSeconds, 120);
+  t.equal(options.helloTimeoutMs, 2000);
+  t.equal(options.handshakeTimeoutMs, 3000);
+  t.equal(options.backendConnectTimeoutMs, 4000);
+  t.equal(options.idleTimeoutMs, 60_000);
+  t.same(options.backends.rules, ['a.test=[::1]:9443', 'default=127.0.0.1:8443']);
+  t.equal(options.backendProxyProtocol, 'v2');
+  t.equal(options.acceptProxyProtocol, true);
+  t.equal((await toDaemonOptions({ ...args, controlGroup: undefined })).controlGid, undefined);
+});
+
+t.test('bad values name the problem', async (t) => {
+  await t.rejects(toDaemonOptions({ ...args, ttl: 'soon' }), { code: 'ERR_BAD_TTL' });
+  await t.rejects(toDaemonOptions({ ...args, backend: ['nowhere'] }), { code: 'ERR_BAD_BACKEND' });
+  await t.rejects(toDaemonOptions({ ...args, controlMode: 'rw' }), { code: 'ERR_BAD_MODE' });
+});
+
+t.test('environment names and list splitting', async (t) => {
+  t.equal(envName('control-mode'), 'ALPN_RESPONDER_CONTROL_MODE');
+  t.same(splitList(['a b,c', '', ' d ']), ['a', 'b', 'c', 'd']);
+});
