@@ -19,3 +19,11 @@ export function invalid(reason: string): ParseResult<never> {
 export function complete<T>(value: T, length: number): ParseResult<T> {
   return { status: 'complete', value, length };
 }
+
+/** A verdict that stops a parser early: more bytes are needed, or the input can never become valid. */
+export type Stop = ParseResult<never>;
+
+/** Tells a {@link Stop} from a parser's intermediate value. */
+export function isStop(value: unknown): value is Stop {
+  return typeof value === 'object' && value !== null && 'status' in value;
+}

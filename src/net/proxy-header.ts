@@ -12,7 +12,8 @@
  * Pure: no sockets. Addresses are handled as text the way Node reports them (`socket.remoteAddress`).
  */
 import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
-import { INCOMPLETE, complete, invalid, type ParseResult } from '../parse-result.js';
+import { hex, latin1, octet } from '../bytes.js';
+import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 
 /** The TCP endpoints a PROXY header carries. */
 export interface ProxyAddress {
@@ -109,28 +110,6 @@ const LF = 0x0a;
 /** Bytes of an unrecognised start quoted in the reason. */
 const QUOTED_START = 24;
 const TLS_HANDSHAKE_RECORD = 0x16;
-
-/** A verdict that stops parsing: more bytes are needed, or the input can never become valid. */
-type Stop = ParseResult<never>;
-
-function isStop(value: unknown): value is Stop {
-  return typeof value === 'object' && value !== null && 'status' in value;
-}
-
-/** The byte at `i`; callers check bounds first, the fallback only satisfies noUncheckedIndexedAccess. */
-function octet(bytes: Uint8Array, i: number): number {
-  return bytes[i] ?? 0;
-}
-
-function hex(value: number, digits = 2): string {
-  return `0x${value.toString(16).padStart(digits, '0')}`;
-}
-
-function latin1(bytes: Uint8Array): string {
-  let text = '';
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
-}
 
 /**
  * Parses the PROXY header at the start of a connection, version 1 or 2.

@@ -10,7 +10,8 @@
  * It is eager: a buffer is `invalid` as soon as the bytes received so far can no longer start a valid ClientHello,
  * and never `invalid` while they still could.
  */
-import { INCOMPLETE, complete, invalid, type ParseResult } from '../parse-result.js';
+import { hex, latin1, octet } from '../bytes.js';
+import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 
 /** The routing facts of one ClientHello. */
 export interface ClientHello {
@@ -81,21 +82,6 @@ const EXTENSION_NAMES: Readonly<Record<number, string>> = {
   [EXTENSION_SUPPORTED_VERSIONS]: 'supported_versions',
 };
 
-/** A verdict that stops parsing: more bytes are needed, or the input can never become valid. */
-type Stop = ParseResult<never>;
-
-function isStop(value: unknown): value is Stop {
-  return typeof value === 'object' && value !== null && 'status' in value;
-}
-
-/** The byte at `i`; callers check bounds first, the fallback only satisfies noUncheckedIndexedAccess. */
-function octet(bytes: Uint8Array, i: number): number {
-  return bytes[i] ?? 0;
-}
-
-function hex(value: number, digits: number): string {
-  return `0x${value.toString(16).padStart(digits, '0')}`;
-}
 
 function named(value: number, names: Readonly<Record<number, string>>): string {
   const name = names[value];
@@ -465,7 +451,7 @@ function parseAlpn(data: Cursor, facts: ExtensionFacts): Stop | undefined {
     if (name.size === 0) return invalid('empty ALPN protocol name');
     const bytes = name.slice(name.size, 'ALPN protocol name');
     if (isStop(bytes)) return bytes;
-    facts.alpn.push(String.fromCharCode(...bytes));
+    facts.alpn.push(latin1(bytes));
   }
   return undefined;
 }
