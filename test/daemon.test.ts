@@ -8,7 +8,7 @@ import { parseIdentifier } from '../src/challenge/identifier.js';
 import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { sendCommands } from '../src/control/client.js';
 import { Daemon, type DaemonOptions } from '../src/daemon.js';
-import { parseBackends } from '../src/net/backends.js';
+import { testDaemonOptions } from './helpers/daemon-options.js';
 import type { Logger } from '../src/log.js';
 import { shortTempDir } from './helpers/tmp.js';
 
@@ -21,29 +21,7 @@ async function startDaemon(t: Test, overrides: Partial<DaemonOptions> = {}) {
   const dir = shortTempDir(t);
   const events: string[] = [];
   const log: Logger = { log: (level, event, fields) => events.push(`${event} ${JSON.stringify(fields ?? {})}`) };
-  const daemon = await Daemon.start(
-    {
-      listen: [
-        { host: '127.0.0.1', port: 0 },
-        { host: '::1', port: 0 },
-      ],
-      controlPath: path.join(dir, 'control.sock'),
-      controlMode: 0o660,
-      controlGid: undefined,
-      ttlSeconds: 3600,
-      maxChallenges: 100,
-      maxHelloBytes: 32 * 1024,
-      helloTimeoutMs: 2000,
-      handshakeTimeoutMs: 2000,
-      backends: parseBackends([]),
-      backendProxyProtocol: undefined,
-      acceptProxyProtocol: false,
-      backendConnectTimeoutMs: 2000,
-      idleTimeoutMs: 10_000,
-      ...overrides,
-    },
-    log,
-  );
+  const daemon = await Daemon.start(testDaemonOptions(dir, overrides), log);
   t.teardown(() => daemon.close());
   return { daemon, events, control: daemon.control.path };
 }
@@ -186,22 +164,7 @@ t.test('start-up failures close what was opened', async (t) => {
   const dir = shortTempDir(t);
   await t.rejects(
     Daemon.start(
-      {
-        listen: [{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: taken }],
-        controlPath: path.join(dir, 'c.sock'),
-        controlMode: 0o660,
-        controlGid: undefined,
-        ttlSeconds: 60,
-        maxChallenges: 10,
-        maxHelloBytes: 1024,
-        helloTimeoutMs: 1000,
-        handshakeTimeoutMs: 1000,
-        backends: parseBackends([]),
-        backendProxyProtocol: undefined,
-        acceptProxyProtocol: false,
-        backendConnectTimeoutMs: 1000,
-        idleTimeoutMs: 1000,
-      },
+      testDaemonOptions(dir, { listen: [{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: taken }] }),
       { log() {} },
     ),
     { code: 'ERR_LISTEN', message: /EADDRINUSE/ },

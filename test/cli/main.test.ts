@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import { Daemon } from '../../src/daemon.js';
-import { parseBackends } from '../../src/net/backends.js';
+import { testDaemonOptions } from '../helpers/daemon-options.js';
 import { silentLogger } from '../../src/log.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
@@ -23,25 +23,7 @@ function capture() {
 t.test('client commands talk to a running daemon and map replies to exit codes', async (t) => {
   const dir = shortTempDir(t);
   const control = path.join(dir, 'c.sock');
-  const daemon = await Daemon.start(
-    {
-      listen: [{ host: '127.0.0.1', port: 0 }],
-      controlPath: control,
-      controlMode: 0o600,
-      controlGid: undefined,
-      ttlSeconds: 60,
-      maxChallenges: 10,
-      maxHelloBytes: 4096,
-      helloTimeoutMs: 1000,
-      handshakeTimeoutMs: 1000,
-      backends: parseBackends([]),
-      backendProxyProtocol: undefined,
-      acceptProxyProtocol: false,
-      backendConnectTimeoutMs: 1000,
-      idleTimeoutMs: 1000,
-    },
-    silentLogger,
-  );
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen: [{ host: '127.0.0.1', port: 0 }], controlPath: control, controlMode: 0o600 }), silentLogger);
   t.teardown(() => daemon.close());
   let c = capture();
   t.equal(await main(['deploy', 'a.example.test', digest, '--ttl', '120', '--control', control], c.io), 0);

@@ -1,0 +1,30 @@
+import path from 'node:path';
+import type { DaemonOptions } from '../../src/daemon.js';
+import { parseBackends } from '../../src/net/backends.js';
+
+/**
+ * Options for an in-process test daemon: loopback listeners on ephemeral ports, the control socket in `dir`,
+ * short timeouts. Tests override only what they exercise, so a new daemon option needs a default here only.
+ */
+export function testDaemonOptions(dir: string, overrides: Partial<DaemonOptions> = {}): DaemonOptions {
+  return {
+    listen: [
+      { host: '127.0.0.1', port: 0 },
+      { host: '::1', port: 0 },
+    ],
+    controlPath: path.join(dir, 'control.sock'),
+    controlMode: 0o660,
+    controlGid: undefined,
+    ttlSeconds: 3600,
+    maxChallenges: 100,
+    maxHelloBytes: 32 * 1024,
+    helloTimeoutMs: 2000,
+    handshakeTimeoutMs: 2000,
+    backends: parseBackends([]),
+    backendProxyProtocol: undefined,
+    acceptProxyProtocol: false,
+    backendConnectTimeoutMs: 2000,
+    idleTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
