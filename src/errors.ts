@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   ERR_BAD_LISTEN_ADDRESS: 'Write listen addresses as HOST:PORT, with IPv6 in brackets: 0.0.0.0:443, [::]:443.',
   ERR_LISTEN: 'The port could not be opened: see `ss -ltnp` for its owner, or run as root / with CAP_NET_BIND_SERVICE.',
   ERR_BAD_BACKEND: 'Write backends as HOST:PORT for the default, or NAME=HOST:PORT (NAME may be *.domain) per SNI name, each name once.',
+  ERR_BAD_CONFIG: 'Fix the named key in the --config file: keys are `serve` option names, values of the option\'s type.',
   ERR_BAD_GROUP: 'Name an existing group (see /etc/group) or give a numeric gid.',
   ERR_BAD_MODE: 'Give the control socket mode in octal, such as 0660.',
 } as const;

@@ -19,6 +19,7 @@ import { runDaemon } from '../daemon.js';
 import { AlpnResponderError } from '../errors.js';
 import { createStreamLogger, type LogLevel } from '../log.js';
 import { VERSION } from '../version.js';
+import { applyConfig, givenOnCommandLine, readConfigFile } from './config-file.js';
 import { envName, splitList, toDaemonOptions } from './options.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
@@ -103,10 +104,16 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           })
           .option('backend-connect-timeout', { type: 'number', default: Number(envOr('backend-connect-timeout', BACKEND_CONNECT_TIMEOUT_MS / 1000)), describe: 'seconds to connect to a backend' })
           .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
-          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' }),
+          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' })
+          .option('config', { type: 'string', default: envOr('config', undefined), describe: 'JSON file of serve options; the command line and environment override it' }),
       async (args) => {
-        const log = createStreamLogger(io.stderr, args.logLevel);
-        exitCode = await runDaemon(await toDaemonOptions(args), log);
+        const file = args.config;
+        // The file fills in what neither the command line nor the environment set.
+        const explicit = (name: string): boolean => givenOnCommandLine(argv, name) || env[envName(name)] !== undefined;
+        const withFile = async () => (file === undefined ? args : applyConfig(args, await readConfigFile(file), file, explicit));
+        const merged = await withFile();
+        const log = createStreamLogger(io.stderr, merged.logLevel);
+        exitCode = await runDaemon(await toDaemonOptions(merged), log);
       },
     )
     .command(
