@@ -324,7 +324,8 @@ export interface DaemonOptions {
   readyTimeoutMs?: number;
 }
 
-function logField(line: string, key: string): string | undefined {
+/** The value of `key=` in a logfmt line of the daemon, unquoted. */
+export function logField(line: string, key: string): string | undefined {
   const match = new RegExp(`(?:^| )${key}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`).exec(line);
   const raw = match?.[1];
   if (raw === undefined) return undefined;

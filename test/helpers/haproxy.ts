@@ -26,6 +26,18 @@ export interface HaproxyFrontOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Options of {@link startHaproxy} for configuration written outside the harness (the operator snippets of
+ * docs/layouts.md): its `frontend` / `backend` sections run after the harness's `global` and `defaults`.
+ */
+export interface HaproxySnippetOptions {
+  /** Where the picked port is free, `127.0.0.1` by default. */
+  host?: string;
+  /** The sections, given the port the harness picked on `host`. */
+  sections: (port: number) => string;
+  timeoutMs?: number;
+}
+
 /** A running HAProxy front. */
 export interface HaproxyFront {
   readonly process: ManagedProcess;
@@ -36,8 +48,24 @@ export interface HaproxyFront {
   stop(): Promise<number | string>;
 }
 
-function config(dir: string, listen: string, options: HaproxyFrontOptions): string {
+function frontSections(listen: string, options: HaproxyFrontOptions): string {
   const send = options.proxyProtocol === 'v1' ? ' send-proxy' : options.proxyProtocol === 'v2' ? ' send-proxy-v2' : '';
+  return `frontend tls
+  bind ${listen}
+  tcp-request inspect-delay 5s
+  tcp-request content accept if { req.ssl_hello_type 1 }
+  use_backend acme if { req.ssl_alpn acme-tls/1 }
+  default_backend web
+
+backend acme
+  server acme ${formatEndpoint(options.acme)}${send}
+
+backend web
+  server web ${formatEndpoint(options.backend)}${send}
+`;
+}
+
+function config(dir: string, sections: string): string {
   return `global
   stats socket ${path.join(dir, 'stats.sock')} level user
   # One tcplog line per session in the process output, for failure diagnostics.
@@ -51,19 +79,7 @@ defaults
   timeout client 30s
   timeout server 30s
 
-frontend tls
-  bind ${listen}
-  tcp-request inspect-delay 5s
-  tcp-request content accept if { req.ssl_hello_type 1 }
-  use_backend acme if { req.ssl_alpn acme-tls/1 }
-  default_backend web
-
-backend acme
-  server acme ${formatEndpoint(options.acme)}${send}
-
-backend web
-  server web ${formatEndpoint(options.backend)}${send}
-`;
+${sections}`;
 }
 
 /** `show info` on the stats socket: HAProxy answers only once it runs its event loop, after binding every listener. */
@@ -86,13 +102,14 @@ function statsAnswers(socketPath: string): Promise<true | undefined> {
  * something took it in between. Readiness comes from the stats socket rather than a probe connection, which
  * HAProxy would forward to the web backend once the client closed.
  */
-export async function startHaproxy(t: Test, options: HaproxyFrontOptions): Promise<HaproxyFront> {
+export async function startHaproxy(t: Test, options: HaproxyFrontOptions | HaproxySnippetOptions): Promise<HaproxyFront> {
   const dir = shortTempDir(t, 'ar-haproxy-');
   const host = options.host ?? '127.0.0.1';
   const confPath = path.join(dir, 'haproxy.cfg');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort([host]);
-    await writeFile(confPath, config(dir, formatEndpoint({ host, port }), options));
+    const sections = 'sections' in options ? options.sections(port) : frontSections(formatEndpoint({ host, port }), options);
+    await writeFile(confPath, config(dir, sections));
     const proc = spawnManaged('haproxy', 'haproxy', ['-db', '-f', confPath], { cwd: dir, env: cleanEnv() });
     try {
       await waitUntil(

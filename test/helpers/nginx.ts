@@ -62,7 +62,25 @@ export interface NginxStreamFrontOptions {
   timeoutMs?: number;
 }
 
-/** What both modes return. */
+/**
+ * Options of the snippet mode of {@link startNginx}: configuration written outside the harness (the operator
+ * snippets of docs/layouts.md), run as given. The render functions get the port the harness picked on `host`.
+ */
+export interface NginxSnippetOptions {
+  mode: 'snippet';
+  /** Where the picked port is free, `127.0.0.1` by default. */
+  host?: string;
+  /**
+   * Blocks for inside `http {}`, e.g. a `server {}`; the harness adds the temp paths that keep nginx in its prefix.
+   * `accessLogPath` is the instance's {@link NginxInstance.accessLogPath}, for the snippet's `access_log`.
+   */
+  http?: (port: number, accessLogPath: string) => string;
+  /** Top-level blocks, e.g. a whole `stream {}`; the stream module is loaded for them. */
+  main?: (port: number, accessLogPath: string) => string;
+  timeoutMs?: number;
+}
+
+/** What every mode returns. */
 export interface NginxInstance {
   readonly process: ManagedProcess;
   /** nginx's `-p` prefix: config, logs, temp paths, document root. */
@@ -149,7 +167,8 @@ function deterministicBytes(size: number): Buffer {
   return Buffer.from(words.buffer, 0, size);
 }
 
-async function makeSelfSignedCertificate(dir: string, names: readonly string[]): Promise<{ certPath: string; keyPath: string }> {
+/** A self-signed P-256 certificate for `names`, 127.0.0.1 and ::1, written as `backend.pem` / `backend.key` in `dir`. */
+export async function makeSelfSignedCertificate(dir: string, names: readonly string[]): Promise<{ certPath: string; keyPath: string }> {
   const certPath = path.join(dir, 'backend.pem');
   const keyPath = path.join(dir, 'backend.key');
   const san = [...names.map((n) => `DNS:${n}`), 'IP:127.0.0.1', 'IP:::1'].join(',');
@@ -192,8 +211,13 @@ function mainContext(prefix: string, body: string, loadStream: boolean): string 
   ].join('\n');
 }
 
+/** `http {}` directives that keep nginx's temp files inside its prefix (the built-in paths are root-owned). */
+function httpTempPaths(prefix: string): string {
+  const directives = { client_body_temp_path: 'body', proxy_temp_path: 'proxy', fastcgi_temp_path: 'fastcgi', uwsgi_temp_path: 'uwsgi', scgi_temp_path: 'scgi' };
+  return Object.entries(directives).map(([directive, dir]) => `  ${directive} ${path.join(prefix, 'temp', dir)};`).join('\n');
+}
+
 function httpsBackendConfig(prefix: string, listen: string, options: NginxHttpsBackendOptions, cert: { certPath: string; keyPath: string }, names: readonly string[]): string {
-  const temp = (name: string): string => path.join(prefix, 'temp', name);
   // Unquoted numbers are safe: $status and $body_bytes_sent are always digits.
   const format = [
     '{"remoteAddr":"$remote_addr","realipRemoteAddr":"$realip_remote_addr",',
@@ -202,11 +226,7 @@ function httpsBackendConfig(prefix: string, listen: string, options: NginxHttpsB
     '"sslServerName":"$ssl_server_name","alpn":"$ssl_alpn_protocol"}',
   ].join('');
   return `http {
-  client_body_temp_path ${temp('body')};
-  proxy_temp_path ${temp('proxy')};
-  fastcgi_temp_path ${temp('fastcgi')};
-  uwsgi_temp_path ${temp('uwsgi')};
-  scgi_temp_path ${temp('scgi')};
+${httpTempPaths(prefix)}
   access_log off;
   sendfile on;
   log_format harness escape=json '${format}';
@@ -253,13 +273,13 @@ function streamFrontConfig(prefix: string, listen: string, options: NginxStreamF
  * socket is bound and listening, and unlike a probe connection this leaves no line in the access logs and no
  * session at the upstreams.
  */
-async function runNginx(prefix: string, host: string, render: (listen: string) => string, timeoutMs: number): Promise<{ process: ManagedProcess; port: number }> {
+async function runNginx(prefix: string, host: string, render: (listen: string, port: number) => string, timeoutMs: number): Promise<{ process: ManagedProcess; port: number }> {
   const confPath = path.join(prefix, 'nginx.conf');
   const pidPath = path.join(prefix, 'nginx.pid');
   const errorLogPath = path.join(prefix, 'error.log');
   for (let attempt = 1; ; attempt++) {
     const port = await freePort([host]);
-    await writeFile(confPath, render(formatEndpoint({ host, port })));
+    await writeFile(confPath, render(formatEndpoint({ host, port }), port));
     await rm(pidPath, { force: true });
     const proc = spawnManaged(
       'nginx',
@@ -299,10 +319,12 @@ export function startNginx(t: Test, options: NginxHttpsBackendOptions): Promise<
  * other connection to `backend`, optionally with a PROXY v1 header, and logs each session as JSON.
  */
 export function startNginx(t: Test, options: NginxStreamFrontOptions): Promise<NginxStreamFront>;
+/** Starts nginx with the blocks `options` renders for the port picked (see {@link NginxSnippetOptions}). */
+export function startNginx(t: Test, options: NginxSnippetOptions): Promise<NginxInstance>;
 export async function startNginx(
   t: Test,
-  options: NginxHttpsBackendOptions | NginxStreamFrontOptions,
-): Promise<NginxHttpsBackend | NginxStreamFront> {
+  options: NginxHttpsBackendOptions | NginxStreamFrontOptions | NginxSnippetOptions,
+): Promise<NginxHttpsBackend | NginxStreamFront | NginxInstance> {
   const prefix = shortTempDir(t, 'ar-nginx-');
   const host = options.host ?? '127.0.0.1';
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -324,6 +346,19 @@ export async function startNginx(
       readAccessLog: () => readJsonLines<NginxStreamAccessLogEntry>(accessLogPath),
       stop: () => proc.stop(),
     };
+  }
+
+  if (options.mode === 'snippet') {
+    const { http, main } = options;
+    const render = (_listen: string, port: number): string =>
+      mainContext(
+        prefix,
+        [http ? `http {\n${httpTempPaths(prefix)}\n${http(port, accessLogPath)}\n}` : '', main?.(port, accessLogPath) ?? ''].join('\n'),
+        main !== undefined,
+      );
+    const { process: proc, port } = await runNginx(prefix, host, render, timeoutMs);
+    t.teardown(() => proc.stop());
+    return { process: proc, prefix, host, port, errorLogPath, accessLogPath, readErrorLog: () => readFile(errorLogPath, 'utf8'), stop: () => proc.stop() };
   }
 
   if (options.realIp && !options.proxyProtocol) throw new Error('realIp needs proxyProtocol: the real IP comes from the PROXY header');
