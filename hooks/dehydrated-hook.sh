@@ -3,7 +3,7 @@
 #
 # dehydrated config:
 #   CHALLENGETYPE="tls-alpn-01"
-#   HOOK=/usr/share/alpn-responder/hooks/dehydrated-hook.sh
+#   HOOK=/opt/alpn-responder/hooks/dehydrated-hook.sh
 #   HOOK_CHAIN="yes"          # optional: one call (and one control connection) for all names
 #
 # Events:
@@ -13,7 +13,13 @@
 #   clean_challenge  DOMAIN TOKEN DIGEST [...]
 #       sends `clean DOMAIN` per triple. Failures are reported on stderr but exit 0: the challenge expires by
 #       itself (TTL), while a non-zero exit would make dehydrated drop an order the CA has already validated.
-#   anything else (deploy_cert, unchanged_cert, startup_hook, exit_hook, ...)
+#   startup_hook
+#       (once at the start of dehydrated --cron) runs `alpn-responder doctor --quick`: exits non-zero, so the run
+#       stops before ordering anything, when the daemon does not answer or another process owns its port. Without
+#       the CLI (nc/socat transport), checks that the daemon answers `status`.
+#   invalid_challenge DOMAIN RESPONSE
+#       logs the CA's error detail and what usually causes it (`alpn-responder doctor --explain`); exits 0.
+#   anything else (deploy_cert, unchanged_cert, exit_hook, ...)
 #       exit 0 without touching the socket (dehydrated aborts on non-zero).
 #
 # Environment:
@@ -301,6 +307,80 @@ clean_challenges() {
   fi
 }
 
+# Runs the CLI with the given arguments, a time limit and none of the ALPN_RESPONDER_* variables (it would read
+# them as options); CLI_OUT gets its stdout and stderr. Returns its exit status (124 or 137: timed out).
+CLI_OUT=""
+cli_capture() {
+  local name unset_env=() rc=0
+  for name in "${!ALPN_RESPONDER_@}"; do
+    unset_env+=(-u "$name")
+  done
+  CLI_OUT="$(env "${unset_env[@]}" timeout -k 2 "$TIMEOUT" "${CLI[@]}" "$@" 2>&1)" || rc=$?
+  CLI_OUT="${CLI_OUT//$'\r'/}"
+  return "$rc"
+}
+
+# each_line PRINTER TEXT: hands every line of TEXT to PRINTER.
+each_line() {
+  local printer="$1" line
+  while IFS= read -r line; do
+    "$printer" "$line"
+  done <<<"$2"
+}
+
+say() { printf ' + alpn-responder: %s\n' "$*"; }
+err_item() { err "  $*"; }
+
+# startup_hook: stop dehydrated --cron before it orders anything that the daemon could not answer.
+startup_check() {
+  choose_transport
+  if [[ "$TRANSPORT" == cli ]]; then
+    local rc=0
+    cli_capture doctor --quick --control "$CONTROL" || rc=$?
+    case "$rc" in
+      0)
+        each_line say "$CLI_OUT"
+        return 0
+        ;;
+      2)
+        # A CLI from before `doctor` (usage error): the status check below is what it can do.
+        err "this alpn-responder CLI has no doctor command; only checking that the daemon answers"
+        ;;
+      124 | 137)
+        err "startup check: \`alpn-responder doctor --quick\` did not finish within ${TIMEOUT}s"
+        hints
+        exit 1
+        ;;
+      *)
+        err "startup check failed; dehydrated stops here so that no validation is attempted:"
+        each_line err_item "$CLI_OUT"
+        exit 1
+        ;;
+    esac
+  fi
+  check_socket
+  [[ "$TRANSPORT" == cli ]] || open_connection
+  if ! request status status; then
+    die "the daemon does not answer \`status\`: ${REPLY_LINE}"
+  fi
+  close_connection
+  say "$REPLY_LINE"
+}
+
+# invalid_challenge: what the CA reported, and what usually causes it. dehydrated passes the challenge as its
+# JSON.sh lines (["error","detail"]<TAB>"..."); `doctor --explain` reads those, JSON, or plain text.
+explain_invalid() {
+  local domain="$1" response="$2" detail
+  err "the CA could not validate ${domain}:"
+  if resolve_cli && cli_capture doctor --explain "$response"; then
+    each_line err_item "$CLI_OUT"
+    return 0
+  fi
+  detail="$(sed -n 's/^\["error","detail"\][[:space:]]*"\(.*\)"[[:space:]]*$/\1/p' <<<"$response" | head -n 1)"
+  err "  CA: ${detail:-$response}"
+  err "  hint: run \`alpn-responder doctor\` on this host; docs/dehydrated.md lists the usual causes"
+}
+
 main() {
   local event="${1:-}"
   case "$event" in
@@ -327,6 +407,14 @@ main() {
         hints
       fi
       chain_or_exit "$event" "$@"
+      ;;
+    startup_hook)
+      startup_check
+      chain_or_exit "$@"
+      ;;
+    invalid_challenge)
+      explain_invalid "${2:-}" "${3:-}"
+      chain_or_exit "$@"
       ;;
     *)
       chain_or_exit "$@"

@@ -41,3 +41,21 @@ export const BACKEND_CONNECT_TIMEOUT_MS = 5_000;
 
 /** How long a passed-through connection may stay silent in both directions, in milliseconds. */
 export const PASSTHROUGH_IDLE_TIMEOUT_MS = 300_000;
+
+/** Largest challenge certificate or key file read from `--watch-dir`; dehydrated's RSA-2048 pair is ~3 KiB. */
+export const MAX_WATCH_PEM_BYTES = 64 * 1024;
+
+/**
+ * How long a `--watch-dir` pair that does not parse yet may keep changing before it is skipped: dehydrated writes
+ * the key, then the certificate, each in one write, so a pair is complete within milliseconds.
+ */
+export const WATCH_DIR_SETTLE_MS = 2_000;
+
+/** First retry delay for an incomplete `--watch-dir` pair; it doubles up to {@link WATCH_DIR_MAX_RETRY_MS}. */
+export const WATCH_DIR_RETRY_MS = 10;
+
+/** Longest delay between two retries of an incomplete `--watch-dir` pair. */
+export const WATCH_DIR_MAX_RETRY_MS = 500;
+
+/** How long shutdown waits for open connections to finish, in milliseconds. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;

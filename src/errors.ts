@@ -30,6 +30,21 @@ export const ERROR_CODES = {
   ERR_BAD_CONFIG: 'Fix the named key in the --config file: keys are `serve` option names, values of the option\'s type.',
   ERR_BAD_GROUP: 'Name an existing group (see /etc/group) or give a numeric gid.',
   ERR_BAD_MODE: 'Give the control socket mode in octal, such as 0660.',
+  ERR_BAD_LISTEN_FDS: 'LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are malformed: start the daemon from a systemd .socket unit or systemd-socket-activate, or unset them.',
+  ERR_SYSTEMD_SOCKET: 'Fix the .socket unit: TCP ListenStream= for TLS, one Unix ListenStream= named FileDescriptorName=control for the control socket.',
+  ERR_BAD_USER: 'Give --user as USER or USER:GROUP with an existing user (see /etc/passwd), or numeric ids as UID:GID.',
+  ERR_USER_NEEDS_ROOT: 'Start the daemon as root to use --user, or leave --user out (under systemd use User= or DynamicUser=).',
+  ERR_PRIVILEGE_DROP: 'The daemon could not become the --user account: it needs CAP_SETUID and CAP_SETGID (root without them, e.g. in a restricted container, cannot).',
+  ERR_NAME_NOT_RESOLVED: 'Create an A and/or AAAA record for the name, or pass an IP address.',
+  ERR_BAD_PORT: 'Give a TCP port between 1 and 65535.',
+  ERR_BAD_TIMEOUT: 'Give the timeout as a positive number of seconds, at most 600.',
+  ERR_WATCH_DIR: 'Create the --watch-dir directory (dehydrated\'s ALPNCERTDIR) before starting, readable by the daemon.',
+  ERR_STATE_WRITE_FAILED: 'The --state file could not be written: make its directory exist and be writable by the daemon, with free space; then deploy again.',
+  ERR_STATE_CORRUPT: 'The --state file was unusable: it was moved aside to FILE.corrupt-<time> and the daemon started empty; redeploy pending challenges.',
+  ERR_BAD_STORE: 'Give --store as redis://[USER:PASSWORD@]HOST:PORT/DB (rediss://, redis+sentinel://, redis+cluster://), without --state; see docs/cluster.md.',
+  ERR_STORE_UNREACHABLE: 'Start Redis or fix the --store address (and TLS trust for rediss://), or pass --store-fallback memory to start without it.',
+  ERR_STORE_UNAVAILABLE: 'The daemon lost Redis and keeps serving what it holds; it reconnects by itself: retry once Redis is back.',
+  ERR_STORE_DENIED: 'Fix the credentials in --store, or grant the Redis user the ACL in docs/cluster.md.',
 } as const;
 
 /** A stable error code. */

@@ -12,6 +12,7 @@ import {
   BACKEND_CONNECT_TIMEOUT_MS,
   HANDSHAKE_TIMEOUT_MS,
   PASSTHROUGH_IDLE_TIMEOUT_MS,
+  SHUTDOWN_TIMEOUT_MS,
   MAX_CLIENT_HELLO_BYTES,
 } from '../constants.js';
 import { sendCommands } from '../control/client.js';
@@ -20,7 +21,10 @@ import { AlpnResponderError } from '../errors.js';
 import { createStreamLogger, type LogLevel } from '../log.js';
 import { VERSION } from '../version.js';
 import { applyConfig, givenOnCommandLine, readConfigFile } from './config-file.js';
+import { DEFAULT_STORE_PREFIX, DEFAULT_STORE_TIMEOUT_SECONDS, STORE_FALLBACKS } from '../store/store-config.js';
 import { envName, splitList, toDaemonOptions } from './options.js';
+import { registerDoctorCommand } from './doctor-command.js';
+import { validateCommand } from './validate-command.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
 
@@ -103,7 +107,35 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
             describe: 'require a PROXY v1/v2 header on every connection (behind nginx stream / HAProxy)',
           })
           .option('backend-connect-timeout', { type: 'number', default: Number(envOr('backend-connect-timeout', BACKEND_CONNECT_TIMEOUT_MS / 1000)), describe: 'seconds to connect to a backend' })
+          .option('shutdown-timeout', { type: 'number', default: Number(envOr('shutdown-timeout', SHUTDOWN_TIMEOUT_MS / 1000)), describe: 'seconds shutdown waits for open connections to finish' })
           .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
+          .option('state', {
+            type: 'string',
+            default: envOr('state', undefined),
+            describe: 'file that keeps deployed challenges across restarts (the service uses /var/lib/alpn-responder/state.json); default: memory only',
+          })
+          .option('store', {
+            type: 'string',
+            default: envOr('store', undefined),
+            describe: 'share challenges with other nodes through Redis: redis://[USER:PASSWORD@]HOST:PORT/DB, rediss://…, redis+sentinel://…, redis+cluster://… (docs/cluster.md); not with --state',
+          })
+          .option('store-prefix', { type: 'string', default: envOr('store-prefix', DEFAULT_STORE_PREFIX), describe: 'prefix of every Redis key and channel, so several fleets can share one Redis' })
+          .option('store-fallback', {
+            choices: STORE_FALLBACKS,
+            default: envOr('store-fallback', 'none'),
+            describe: 'Redis unreachable at start: none exits; memory serves what is deployed on this node only (logged loudly)',
+          })
+          .option('store-timeout', { type: 'number', default: Number(envOr('store-timeout', DEFAULT_STORE_TIMEOUT_SECONDS)), describe: 'seconds to connect to Redis and for each Redis command' })
+          .option('watch-dir', {
+            type: 'string',
+            default: envOr('watch-dir', undefined),
+            describe: 'also serve the NAME.crt.pem + NAME.key.pem pairs dehydrated writes to this directory (its ALPNCERTDIR), so no hook is needed; it must exist',
+          })
+          .option('user', {
+            type: 'string',
+            default: envOr('user', undefined),
+            describe: 'started as root: open the ports and control socket, then become USER[:GROUP] (names or ids) before serving',
+          })
           .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' })
           .option('config', { type: 'string', default: envOr('config', undefined), describe: 'JSON file of serve options; the command line and environment override it' }),
       async (args) => {
@@ -113,7 +145,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
         const withFile = async () => (file === undefined ? args : applyConfig(args, await readConfigFile(file), file, explicit));
         const merged = await withFile();
         const log = createStreamLogger(io.stderr, merged.logLevel);
-        exitCode = await runDaemon(await toDaemonOptions(merged), log);
+        const reload = async () => toDaemonOptions(await withFile());
+        exitCode = await runDaemon(await toDaemonOptions(merged), log, file === undefined ? undefined : reload);
       },
     )
     .command(
@@ -137,6 +170,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
     )
     .command('list', 'list deployed challenges', (y) => y, client('list'))
     .command('status', 'show the daemon\'s status', (y) => y, client('status'))
+    .command(validateCommand(io, env, (code) => (exitCode = code)))
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .version(VERSION)
@@ -146,6 +180,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
     .fail((message, error) => {
       throw error ?? new UsageError(message);
     });
+  registerDoctorCommand(parser, { io, env, setExitCode: (code) => (exitCode = code) });
   try {
     await parser.parseAsync();
   } catch (error) {

@@ -1,8 +1,12 @@
+import path from 'node:path';
+import { readAccountFile } from '../account-file.js';
 import { parseMode, resolveGroup } from '../control/group.js';
 import { parseTtl } from '../control/protocol.js';
 import type { DaemonOptions } from '../daemon.js';
 import { parseBackends } from '../net/backends.js';
 import { parseListenAddress } from '../net/listen-address.js';
+import { resolveRunAs, type RunAs } from '../privilege/run-as.js';
+import { parseStoreConfig } from '../store/store-config.js';
 
 /** `serve` flags as yargs hands them over (strings straight from the command line or the environment). */
 export interface ServeArgs {
@@ -20,6 +24,19 @@ export interface ServeArgs {
   readonly acceptProxyProtocol: boolean;
   readonly backendConnectTimeout: number;
   readonly idleTimeout: number;
+  readonly shutdownTimeout: number;
+  /** `--state`: absent or empty keeps challenges in memory only. */
+  readonly state: string | undefined;
+  /** `--store URL`: absent or empty keeps challenges local (memory or `--state`). */
+  readonly store?: string | undefined;
+  /** `--store-prefix`, `--store-fallback`, `--store-timeout`: only read with `--store`. */
+  readonly storePrefix?: string | undefined;
+  readonly storeFallback?: string | undefined;
+  readonly storeTimeout?: number | undefined;
+  /** `--watch-dir`: absent or empty watches nothing. */
+  readonly watchDir?: string | undefined;
+  /** `--user USER[:GROUP]`: absent or empty keeps the starting user. */
+  readonly user?: string | undefined;
 }
 
 /** The environment variable behind an option: `control-mode` → `ALPN_RESPONDER_CONTROL_MODE`. */
@@ -33,6 +50,12 @@ export function envName(option: string): string {
  */
 export function splitList(values: readonly string[]): string[] {
   return values.flatMap((value) => value.split(/[\s,]+/)).filter((value) => value !== '');
+}
+
+// Resolved before anything is bound, so an unknown account stops start-up at once.
+async function runAsOf(spec: string | undefined): Promise<RunAs | undefined> {
+  if (spec === undefined || spec === '') return undefined;
+  return resolveRunAs(spec, { passwd: await readAccountFile('/etc/passwd'), group: await readAccountFile('/etc/group') });
 }
 
 /** Validates `serve` flags into daemon options; throws AlpnResponderError naming the bad flag's value. */
@@ -52,5 +75,11 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     acceptProxyProtocol: args.acceptProxyProtocol,
     backendConnectTimeoutMs: args.backendConnectTimeout * 1000,
     idleTimeoutMs: args.idleTimeout * 1000,
+    shutdownTimeoutMs: args.shutdownTimeout * 1000,
+    // Absolute, so log lines and the moved-aside file name are unambiguous whatever the working directory.
+    statePath: args.state === undefined || args.state === '' ? undefined : path.resolve(args.state),
+    store: parseStoreConfig(args),
+    watchDir: args.watchDir === undefined || args.watchDir === '' ? undefined : path.resolve(args.watchDir),
+    runAs: await runAsOf(args.user),
   };
 }

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { findAccountEntry, readAccountFile } from '../account-file.js';
 import { AlpnResponderError } from '../errors.js';
 
 /**
@@ -7,11 +7,8 @@ import { AlpnResponderError } from '../errors.js';
  */
 export async function resolveGroup(group: string, groupFile = '/etc/group'): Promise<number> {
   if (/^\d{1,10}$/.test(group)) return Number(group);
-  const text = await readFile(groupFile, 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
-  }
+  const gid = findAccountEntry(await readAccountFile(groupFile), group)?.[2];
+  if (gid !== undefined && /^\d{1,10}$/.test(gid)) return Number(gid);
   throw new AlpnResponderError('ERR_BAD_GROUP', `group ${JSON.stringify(group)} is not in ${groupFile}; create it or pass a numeric gid`);
 }
 

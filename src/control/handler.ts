@@ -3,8 +3,8 @@ import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CertificateCache } from '../store/certificate-cache.js';
-import type { ChallengeStore } from '../store/challenge-store.js';
+import type { CertificateCache, ReadyChallenge } from '../store/certificate-cache.js';
+import type { Challenge, ChallengeStore } from '../store/challenge-store.js';
 import { COMMAND_USAGE, formatErrorReply, parseCommand, type Command } from './protocol.js';
 import type { LineHandler } from './server.js';
 
@@ -22,7 +22,10 @@ export interface StatusSnapshot {
 export interface CommandContext {
   readonly store: ChallengeStore;
   readonly cache: CertificateCache;
-  readonly defaultTtlSeconds: number;
+  /** Challenges served from `--watch-dir`, listed after the deployed ones. */
+  readonly directory?: { list(): ReadyChallenge[] } | undefined;
+  /** Lifetime of a deploy that names none; read per deploy, so a reload applies at once. */
+  readonly defaultTtlSeconds: () => number;
   readonly log: Logger;
   readonly status: () => StatusSnapshot;
 }
@@ -31,7 +34,7 @@ async function deploy(context: CommandContext, identifierText: string, authoriza
   const started = performance.now();
   const identifier = parseIdentifier(identifierText);
   const digest = parseAuthorization(authorization);
-  const ttlSeconds = ttl ?? context.defaultTtlSeconds;
+  const ttlSeconds = ttl ?? context.defaultTtlSeconds();
   const challenge = await context.store.put(identifier, digest, ttlSeconds);
   try {
     await context.cache.whenReady(identifier.sni, digest);
@@ -57,6 +60,16 @@ async function clean(context: CommandContext, identifierText: string) {
   return { identifier, removed };
 }
 
+/**
+ * What `list` shows, one row per SNI: deployed challenges, then `--watch-dir` ones a deploy does not shadow (a
+ * deploy for the same name is what gets served).
+ */
+function listed(context: CommandContext): { challenge: Challenge; served: number }[] {
+  const deployed = context.store.list().map((challenge) => ({ challenge, served: context.cache.served(challenge.identifier.sni) }));
+  const fromDirectory = (context.directory?.list() ?? []).filter((ready) => context.store.get(ready.challenge.identifier.sni) === undefined);
+  return [...deployed, ...fromDirectory];
+}
+
 async function execute(context: CommandContext, command: Command): Promise<string[]> {
   switch (command.name) {
     case 'deploy': {
@@ -74,20 +87,20 @@ async function execute(context: CommandContext, command: Command): Promise<strin
       await clean(context, command.identifier);
       return ['OK'];
     case 'list': {
-      const challenges = context.store.list();
+      const rows = listed(context);
       return [
-        ...challenges.map(
-          (c) =>
-            `${formatIdentifier(c.identifier)} ${digestToHex(c.digest)} ${c.expiresAt.toISOString()} ${context.cache.served(c.identifier.sni)}`,
+        ...rows.map(
+          ({ challenge: c, served }) =>
+            `${formatIdentifier(c.identifier)} ${digestToHex(c.digest)} ${c.expiresAt.toISOString()} ${served}`,
         ),
-        `OK ${challenges.length}`,
+        `OK ${rows.length}`,
       ];
     }
     case 'status': {
       const s = context.status();
       return [
         `OK version=${s.version} uptime=${s.uptimeSeconds}s listeners=${s.listeners.join(',') || 'none'} ` +
-          `challenges=${context.store.size} served=${s.served} passed=${s.passed} rejected=${s.rejected}`,
+          `challenges=${listed(context).length} served=${s.served} passed=${s.passed} rejected=${s.rejected}`,
       ];
     }
     case 'help':

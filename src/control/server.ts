@@ -17,6 +17,11 @@ export interface ControlServerOptions {
   readonly mode: number;
   /** Group that may deploy (numeric gid), or undefined to keep the daemon's. */
   readonly gid: number | undefined;
+  /**
+   * Owner of the socket file, and of its directory when created here; undefined keeps the daemon's. With `--user`
+   * the account it becomes, so that it can still remove them at exit.
+   */
+  readonly uid?: number | undefined;
   readonly handler: LineHandler;
   readonly log: Logger;
   readonly idleTimeoutMs?: number;
@@ -54,28 +59,32 @@ async function claimPath(socketPath: string): Promise<void> {
 
 /** The Unix control socket: many clients, one command per line, replies in order. */
 export class ControlServer {
+  /** The socket file clients connect to (for a socket systemd passed: the `--control` path they are told). */
   readonly path: string;
   readonly #server: net.Server;
+  /** False for a socket systemd passed: systemd created the file and removes it. */
+  readonly #ownsFile: boolean;
   readonly #sockets = new Set<net.Socket>();
   #closing: Promise<void> | undefined;
 
-  private constructor(socketPath: string, server: net.Server) {
+  private constructor(socketPath: string, server: net.Server, ownsFile: boolean, options: ControlServerOptions) {
     this.path = socketPath;
     this.#server = server;
+    this.#ownsFile = ownsFile;
+    server.maxConnections = options.maxConnections ?? 64;
+    server.on('connection', (socket) => this.#serve(socket, options));
   }
 
-  /** Binds the socket with its mode and group, replacing a stale file. */
+  /** Binds the socket with its mode, group and owner, replacing a stale file. */
   static async listen(options: ControlServerOptions): Promise<ControlServer> {
     // sun_path holds 108 bytes including the terminating NUL; longer paths fail with misleading errors.
     if (Buffer.byteLength(options.path) > MAX_SOCKET_PATH) {
       throw new AlpnResponderError('ERR_CONTROL_PATH_TOO_LONG', `${options.path} is longer than ${MAX_SOCKET_PATH} bytes`);
     }
-    await fs.mkdir(path.dirname(options.path), { recursive: true, mode: 0o755 });
+    const createdDir = await fs.mkdir(path.dirname(options.path), { recursive: true, mode: 0o755 });
     await claimPath(options.path);
     const server = net.createServer({ allowHalfOpen: true });
-    server.maxConnections = options.maxConnections ?? 64;
-    const control = new ControlServer(options.path, server);
-    server.on('connection', (socket) => control.#serve(socket, options));
+    const control = new ControlServer(options.path, server, true, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       // The socket is created with mode 0777 & ~umask; a tight umask keeps it private until chmod below.
@@ -91,23 +100,36 @@ export class ControlServer {
     });
     server.on('error', (error) => options.log.log('error', 'control-error', { error: error.message }));
     try {
-      if (options.gid !== undefined) await fs.chown(options.path, -1, options.gid);
+      if (createdDir !== undefined && options.uid !== undefined) await fs.chown(path.dirname(options.path), options.uid, options.gid ?? -1);
+      if (options.uid !== undefined || options.gid !== undefined) await fs.chown(options.path, options.uid ?? -1, options.gid ?? -1);
       await fs.chmod(options.path, options.mode);
     } catch (error) {
       await control.close();
       throw error;
     }
-    options.log.log('info', 'control-listening', { path: options.path, mode: options.mode.toString(8), gid: options.gid });
+    options.log.log('info', 'control-listening', { path: options.path, mode: options.mode.toString(8), uid: options.uid, gid: options.gid });
     return control;
   }
 
-  /** Stops accepting, drops clients and removes the socket file; idempotent. */
+  /**
+   * Serves on a Unix socket systemd passed, listening already (see systemd/passed-sockets.ts). Its file, mode and
+   * group are systemd's (ListenStream=, SocketMode=, SocketGroup=), so `mode`, `gid` and `uid` are not applied and
+   * the file is left in place at close. Synchronous, so connections queued on it are served.
+   */
+  static adopt(passed: { fd: number; server: net.Server }, options: ControlServerOptions): ControlServer {
+    const control = new ControlServer(options.path, passed.server, false, options);
+    passed.server.on('error', (error) => options.log.log('error', 'control-error', { error: error.message }));
+    options.log.log('info', 'control-listening', { fd: passed.fd });
+    return control;
+  }
+
+  /** Stops accepting, drops clients and removes the socket file (unless systemd's); idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const socket of this.#sockets) socket.destroy();
       await closed;
-      await fs.unlink(this.path).catch(() => undefined);
+      if (this.#ownsFile) await fs.unlink(this.path).catch(() => undefined);
     })();
     return this.#closing;
   }

@@ -70,8 +70,9 @@ function clientAddress(socket: net.Socket, proxy: ProxyHeader | undefined): Prox
  */
 export class ConnectionHandler {
   readonly stats: ConnectionStats = { served: 0, passed: 0, rejected: 0 };
-  readonly #options: ConnectionHandlerOptions;
+  #options: ConnectionHandlerOptions;
   readonly #sockets = new Set<net.Socket>();
+  readonly #whenEmpty: (() => void)[] = [];
 
   constructor(options: ConnectionHandlerOptions) {
     this.#options = options;
@@ -86,8 +87,28 @@ export class ConnectionHandler {
   handle(socket: net.Socket): void {
     this.#sockets.add(socket);
     socket.on('error', () => undefined); // Failures are reported through the outcome; a reset is routine here.
-    socket.once('close', () => this.#sockets.delete(socket));
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      if (this.#sockets.size === 0) for (const notify of this.#whenEmpty.splice(0)) notify();
+    });
     void this.#run(socket, performance.now());
+  }
+
+  /** Applies new settings (SIGHUP) to connections accepted from now on; open ones keep theirs. */
+  reconfigure(options: ConnectionHandlerOptions): void {
+    this.#options = options;
+  }
+
+  /** Resolves once no connection is open, or after `timeoutMs`, whichever comes first. */
+  drain(timeoutMs: number): Promise<void> {
+    if (this.#sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.#whenEmpty.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Drops every open connection (shutdown). */

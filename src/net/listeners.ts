@@ -40,17 +40,22 @@ export class Listeners {
             { cause: error },
           );
         });
-        server.on('error', (error) => log.log('error', 'listener-error', { address: formatListenAddress(address), error: error.message }));
-        const actual = server.address() as net.AddressInfo;
-        const boundAddress = { host: actual.address, port: actual.port };
-        bound.push(boundAddress);
-        log.log('info', 'listening', { address: actual.address, port: actual.port });
+        bound.push(watch(server, log));
       }
     } catch (error) {
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       throw error;
     }
     return new Listeners(servers, bound);
+  }
+
+  /**
+   * Takes over TCP sockets that are listening already (passed by systemd, see systemd/passed-sockets.ts).
+   * Synchronous, so connections queued on them find `onConnection` attached.
+   */
+  static adopt(passed: readonly { fd: number; server: net.Server }[], onConnection: (socket: net.Socket) => void, log: Logger): Listeners {
+    const servers = passed.map(({ server }) => server.on('connection', onConnection));
+    return new Listeners(servers, passed.map(({ server, fd }) => watch(server, log, fd)));
   }
 
   /** Stops accepting; open connections are the handler's to end. Idempotent. */
@@ -60,4 +65,13 @@ export class Listeners {
     ).then(() => undefined);
     return this.#closing;
   }
+}
+
+/** Logs a listening server's address (and descriptor, if passed) and its later errors; returns the address. */
+function watch(server: net.Server, log: Logger, fd?: number): ListenAddress {
+  const actual = server.address() as net.AddressInfo;
+  const address = { host: actual.address, port: actual.port };
+  server.on('error', (error) => log.log('error', 'listener-error', { address: formatListenAddress(address), error: error.message }));
+  log.log('info', 'listening', { address: actual.address, port: actual.port, fd });
+  return address;
 }

@@ -39,7 +39,9 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
       client.destroy();
       backend.destroy();
     };
-    const onClose = (): void => {
+    const onClose = (side: 'client' | 'backend', socket: net.Socket) => (): void => {
+      // Closed without both directions finishing (destroyed at shutdown, say): the other side must not linger.
+      if (!(socket.readableEnded && socket.writableFinished)) teardown(`${side}-closed`);
       if (++closed < 2) return;
       clearTimeout(connectTimer);
       resolve({
@@ -54,8 +56,8 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
     backend.on('error', (error: NodeJS.ErrnoException) =>
       teardown(connected ? `backend-${error.code ?? 'error'}` : `backend-unreachable:${error.code ?? 'error'}`),
     );
-    client.on('close', onClose);
-    backend.on('close', onClose);
+    client.on('close', onClose('client', client));
+    backend.on('close', onClose('backend', backend));
     backend.once('connect', () => {
       connected = true;
       clearTimeout(connectTimer);

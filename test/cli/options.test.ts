@@ -1,4 +1,5 @@
 import t from 'tap';
+import path from 'node:path';
 import { envName, splitList, toDaemonOptions, type ServeArgs } from '../../src/cli/options.js';
 
 const args: ServeArgs = {
@@ -16,6 +17,8 @@ const args: ServeArgs = {
   acceptProxyProtocol: true,
   backendConnectTimeout: 4,
   idleTimeout: 60,
+  shutdownTimeout: 7,
+  state: 'run/state.json',
 };
 
 t.test('flags become daemon options', async (t) => {
@@ -28,10 +31,14 @@ t.test('flags become daemon options', async (t) => {
   t.equal(options.handshakeTimeoutMs, 3000);
   t.equal(options.backendConnectTimeoutMs, 4000);
   t.equal(options.idleTimeoutMs, 60_000);
+  t.equal(options.shutdownTimeoutMs, 7000);
   t.same(options.backends.rules, ['a.test=[::1]:9443', 'default=127.0.0.1:8443']);
   t.equal(options.backendProxyProtocol, 'v2');
   t.equal(options.acceptProxyProtocol, true);
   t.equal((await toDaemonOptions({ ...args, controlGroup: undefined })).controlGid, undefined);
+  t.equal(options.statePath, path.resolve('run/state.json'), '--state is made absolute');
+  t.equal((await toDaemonOptions({ ...args, state: undefined })).statePath, undefined);
+  t.equal((await toDaemonOptions({ ...args, state: '' })).statePath, undefined, 'an empty ALPN_RESPONDER_STATE means memory only');
 });
 
 t.test('bad values name the problem', async (t) => {

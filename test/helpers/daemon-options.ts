@@ -25,6 +25,11 @@ export function testDaemonOptions(dir: string, overrides: Partial<DaemonOptions>
     acceptProxyProtocol: false,
     backendConnectTimeoutMs: 2000,
     idleTimeoutMs: 10_000,
+    shutdownTimeoutMs: 2000,
+    statePath: undefined,
+    store: undefined,
+    watchDir: undefined,
+    runAs: undefined,
     ...overrides,
   };
 }

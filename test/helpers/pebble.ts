@@ -192,8 +192,11 @@ export interface DehydratedOptions {
   stack: AcmeStack;
   /** Fresh BASEDIR (a fresh account every run: pebble may still reuse ~1 % of authorizations per account). */
   dir: string;
-  hook: string;
+  /** dehydrated's HOOK; undefined leaves it unset (the responder then reads ALPNCERTDIR). */
+  hook: string | undefined;
   hookChain: boolean;
+  /** dehydrated's ALPNCERTDIR; default `<dir>/alpn-certs`. */
+  alpnCertDir?: string;
   /** Each entry is one certificate: its names, first one is the subject. */
   certificates: readonly (readonly string[])[];
   keyAlgo?: 'secp384r1' | 'prime256v1' | 'rsa';
@@ -244,11 +247,11 @@ export async function runDehydrated(options: DehydratedOptions): Promise<Dehydra
       `BASEDIR=${dir}`,
       `CA=${stack.directoryUrl}`,
       'CHALLENGETYPE=tls-alpn-01',
-      `HOOK=${hook}`,
+      `HOOK=${hook ?? ''}`,
       `HOOK_CHAIN=${hookChain ? 'yes' : 'no'}`,
       `CURL_OPTS="--cacert ${stack.apiCaFile}"`,
       `KEY_ALGO=${options.keyAlgo ?? 'secp384r1'}`,
-      `ALPNCERTDIR=${path.join(dir, 'alpn-certs')}`,
+      `ALPNCERTDIR=${options.alpnCertDir ?? path.join(dir, 'alpn-certs')}`,
       `DOMAINS_TXT=${domainsFile}`,
       'CONTACT_EMAIL=',
       '',

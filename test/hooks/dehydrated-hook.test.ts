@@ -117,7 +117,6 @@ t.test('hook', baseOptions, async (t) => {
       ['unchanged_cert', 'a.example.test', '/k.pem', '/c.pem', '/f.pem', '/ch.pem'],
       ['invalid_challenge', 'a.example.test', '{"status":"invalid"}'],
       ['request_failure', '400', 'urn:ietf:params:acme:error:malformed', 'detail', 'headers'],
-      ['startup_hook'],
       ['exit_hook'],
       ['exit_hook', 'ERROR'],
       ['generate_csr', 'a.example.test', '/certdir', 'a.example.test b.example.test'],

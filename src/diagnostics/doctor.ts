@@ -1,0 +1,60 @@
+/**
+ * `alpn-responder doctor`: the checklist of everything that would make the CA's validation fail, found before the
+ * CA finds it. Runs the checks in the order their results feed each other (the dehydrated config may name the
+ * control socket; the daemon's status names its listeners; the self-test tells whether a front proxy on a port
+ * passes challenges on) and returns them in reading order.
+ */
+import { DEFAULT_LISTEN } from '../constants.js';
+import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
+import type { Check } from './checklist.js';
+import { probeControl } from './control-probe.js';
+import { examineDehydratedConfig } from './dehydrated-config-files.js';
+import { listenTargets, targetPorts } from './listen-targets.js';
+import { probeLoopback } from './loopback-probe.js';
+import { judgePort } from './port-owner.js';
+import { runSelfTest } from './self-test.js';
+import { readSocketTable } from './socket-table.js';
+
+/** What to examine. */
+export interface DoctorOptions {
+  readonly controlPath: string;
+  /**
+   * True when `controlPath` is only the built-in default: then a dehydrated config that exports
+   * ALPN_RESPONDER_CONTROL names the socket the hook really uses, and that one is checked.
+   */
+  readonly controlPathIsDefault: boolean;
+  /** Addresses to examine besides the daemon's own (e.g. a front proxy's port); undefined: the daemon's only. */
+  readonly listen?: readonly ListenAddress[];
+  /** dehydrated's config file; undefined: its usual paths. */
+  readonly dehydratedConfig?: string;
+  /** Control socket and port owners only, each bounded to {@link QUICK_TIMEOUT_MS}: for the hook's startup_hook. */
+  readonly quick: boolean;
+}
+
+/** Bound of each step in quick mode. */
+const QUICK_TIMEOUT_MS = 2_000;
+/** Bound of each network step otherwise (one control command, one connection, one validation). */
+const TIMEOUT_MS = 5_000;
+
+/** Runs the checks; never throws for what it finds, only for bugs. */
+export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
+  const timeoutMs = options.quick ? QUICK_TIMEOUT_MS : TIMEOUT_MS;
+  const config = options.quick ? undefined : await examineDehydratedConfig(options.dehydratedConfig);
+  const controlPath = (options.controlPathIsDefault ? config?.controlPath : undefined) ?? options.controlPath;
+  const control = await probeControl(controlPath, timeoutMs);
+  const targets = listenTargets(options.listen, control.status?.listeners, parseListenAddress(DEFAULT_LISTEN));
+  const daemon = control.status === undefined ? undefined : { listeners: control.status.listeners };
+
+  const [table, loopback] = await Promise.all([
+    readSocketTable(timeoutMs),
+    options.quick ? Promise.resolve([]) : probeLoopback(targets, timeoutMs),
+  ]);
+  const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, targets, timeoutMs);
+  const ports = targetPorts(targets).flatMap((port) =>
+    judgePort({ port, ...table, daemon, selfTestPassed: selfTest?.passedThrough(port) ?? false }),
+  );
+  if (options.quick) return [control.check, ...ports];
+  const skippedSelfTest: Check[] =
+    selfTest === undefined ? [{ id: 'self-test', status: 'info', title: 'self-test skipped: it needs the control socket' }] : [];
+  return [control.check, ...ports, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...(config?.checks ?? [])];
+}

@@ -1,0 +1,97 @@
+/**
+ * The `doctor` command on a parser set up as `main()` sets it up (global --control), in process: options from
+ * flags and ALPN_RESPONDER_* variables, text and JSON output, exit codes, --explain.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import yargs from 'yargs';
+import { registerDoctorCommand } from '../../src/cli/doctor-command.js';
+import { DEFAULT_CONTROL_PATH } from '../../src/constants.js';
+import { Daemon } from '../../src/daemon.js';
+import type { Check } from '../../src/diagnostics/checklist.js';
+import { OUR_HOOK } from '../../src/diagnostics/dehydrated-config-files.js';
+import { hasCode } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { testDaemonOptions } from '../helpers/daemon-options.js';
+import { shortTempDir } from '../helpers/tmp.js';
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function doctor(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  const outcome: Outcome = { code: -1, stdout: '', stderr: '' };
+  const io = { stdout: { write: (s: string) => (outcome.stdout += s) }, stderr: { write: (s: string) => (outcome.stderr += s) } };
+  const parser = yargs(['doctor', ...argv])
+    .option('control', { type: 'string', default: env.ALPN_RESPONDER_CONTROL ?? DEFAULT_CONTROL_PATH, global: true })
+    .strict()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new Error(message);
+    });
+  registerDoctorCommand(parser, { io, env, setExitCode: (code) => (outcome.code = code) });
+  await parser.parseAsync();
+  return outcome;
+}
+
+async function setup(t: Test) {
+  const dir = shortTempDir(t);
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen: [{ host: '127.0.0.1', port: 0 }] }), silentLogger);
+  t.teardown(() => daemon.close());
+  const config = path.join(dir, 'dehydrated-config');
+  await writeFile(config, `CHALLENGETYPE=tls-alpn-01\nHOOK=${OUR_HOOK}\n`);
+  return { dir, daemon, control: daemon.control.path, config };
+}
+
+t.test('healthy: ✓ lines, the summary, exit 0', async (t) => {
+  const { control, config, daemon } = await setup(t);
+  const result = await doctor(['--control', control, '--dehydrated-config', config]);
+  t.equal(result.code, 0, result.stdout);
+  const port = daemon.listeners.addresses[0]!.port;
+  t.match(result.stdout, new RegExp(`^✓ control socket ${control}: alpn-responder `, 'm'));
+  t.match(result.stdout, new RegExp(`^✓ port ${port}: alpn-responder \\(pid ${process.pid}, node\\) on 127\\.0\\.0\\.1`, 'm'));
+  t.match(result.stdout, new RegExp(`^✓ self-test via 127\\.0\\.0\\.1:${port}: the challenge certificate passes`, 'm'));
+  t.notMatch(result.stdout, /^[✗!]/m, 'no failure, no warning');
+  t.match(result.stdout, /\ndoctor: nothing found that would make a validation fail\n$/);
+});
+
+t.test('--json, and every option from ALPN_RESPONDER_*', async (t) => {
+  const { control, config, daemon } = await setup(t);
+  const port = daemon.listeners.addresses[0]!.port;
+  const result = await doctor([], {
+    ALPN_RESPONDER_CONTROL: control,
+    ALPN_RESPONDER_DEHYDRATED_CONFIG: config,
+    ALPN_RESPONDER_JSON: 'true',
+    ALPN_RESPONDER_QUICK: 'true',
+    ALPN_RESPONDER_LISTEN: `127.0.0.1:${port} 127.0.0.1:${port}`,
+  });
+  t.equal(result.code, 0);
+  const parsed = JSON.parse(result.stdout) as { ok: boolean; checks: Check[] };
+  t.equal(parsed.ok, true);
+  t.same(parsed.checks.map((c) => c.id), ['control', 'port'], 'quick: control socket and port owners only, the port once');
+});
+
+t.test('no daemon: ✗ with remedy, exit 1', async (t) => {
+  const dir = shortTempDir(t);
+  const result = await doctor(['--control', path.join(dir, 'control.sock'), '--quick']);
+  t.equal(result.code, 1);
+  t.match(result.stdout, /^✗ control socket .*: no such socket/m);
+  t.match(result.stdout, /^ {4}→ Start the daemon/m);
+  t.match(result.stdout, /doctor: \d+ problems? would make a validation fail/);
+});
+
+t.test('a bad --listen is the usual ERR_BAD_LISTEN_ADDRESS', async (t) => {
+  const error: unknown = await doctor(['--listen', 'nonsense', '--quick']).catch((e: unknown) => e);
+  t.ok(hasCode(error, 'ERR_BAD_LISTEN_ADDRESS'), String(error));
+});
+
+t.test('--explain: the CA text and its hints, exit 0, no socket needed', async (t) => {
+  const result = await doctor(['--control', '/nonexistent/control.sock', '--explain', '2001:db8::1: Connection refused']);
+  t.equal(result.code, 0);
+  t.match(result.stdout, /^CA: 2001:db8::1: Connection refused\nhint: Nothing accepted the connection[^\n]*\nhint: The CA connected over IPv6/);
+  const json = await doctor(['--explain', '{"error":{"type":"urn:ietf:params:acme:error:tls","detail":"x: remote error: tls: unrecognized name"}}', '--json']);
+  t.match(JSON.parse(json.stdout), { type: 'urn:ietf:params:acme:error:tls', detail: 'x: remote error: tls: unrecognized name', hints: [/no challenge for this name/] });
+});

@@ -1,0 +1,137 @@
+/**
+ * The doctor against real things: an in-process daemon on ephemeral ports, nginx holding a port, nginx stream in
+ * front of a daemon that takes PROXY headers only, no daemon at all, and a user who may not use the socket.
+ */
+import { chmod, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { sendCommands } from '../../src/control/client.js';
+import { Daemon, type DaemonOptions } from '../../src/daemon.js';
+import type { Check } from '../../src/diagnostics/checklist.js';
+import { OUR_HOOK } from '../../src/diagnostics/dehydrated-config-files.js';
+import { runDoctor, type DoctorOptions } from '../../src/diagnostics/doctor.js';
+import { silentLogger } from '../../src/log.js';
+import { hasIPv6Loopback, REPO_ROOT, requirePeers, run, spawnManaged, waitUntil } from '../helpers/daemon.js';
+import { testDaemonOptions } from '../helpers/daemon-options.js';
+import { startNginx } from '../helpers/nginx.js';
+import { shortTempDir } from '../helpers/tmp.js';
+
+async function startDaemon(t: Test, overrides: Partial<DaemonOptions> = {}) {
+  const dir = shortTempDir(t);
+  const listen = [{ host: '127.0.0.1', port: 0 }, ...((await hasIPv6Loopback()) ? [{ host: '::1', port: 0 }] : [])];
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen, ...overrides }), silentLogger);
+  t.teardown(() => daemon.close());
+  return { daemon, dir, controlPath: daemon.control.path };
+}
+
+/** A dehydrated config that is right for alpn-responder. */
+async function goodConfig(dir: string, extra = ''): Promise<string> {
+  const file = path.join(dir, 'dehydrated-config');
+  await writeFile(file, `CHALLENGETYPE="tls-alpn-01"\nHOOK="${OUR_HOOK}"\nHOOK_CHAIN="yes"\n${extra}`);
+  return file;
+}
+
+function doctor(options: Partial<DoctorOptions> & { controlPath: string }): Promise<Check[]> {
+  return runDoctor({ controlPathIsDefault: false, quick: false, ...options });
+}
+
+const lines = (checks: readonly Check[], id: string) => checks.filter((c) => c.id === id);
+const show = (checks: readonly Check[]) => checks.map((c) => `${c.status} ${c.title}${c.remedy ? ` → ${c.remedy}` : ''}`).join('\n');
+
+t.test('a healthy daemon: every check passes, and the self-test leaves nothing behind', async (t) => {
+  const { daemon, dir, controlPath } = await startDaemon(t);
+  const checks = await doctor({ controlPath, dehydratedConfig: await goodConfig(dir) });
+  t.same(checks.filter((c) => c.status === 'fail' || c.status === 'warn'), [], show(checks));
+  const ports = daemon.listeners.addresses.map((a) => a.port);
+  t.match(lines(checks, 'control'), [{ status: 'pass', title: new RegExp(`^control socket ${controlPath}: alpn-responder \\S+, up \\d+s, listening on 127\\.0\\.0\\.1:${ports[0]}`) }]);
+  t.same(
+    lines(checks, 'port').map((c) => c.title),
+    daemon.listeners.addresses.map((a) => `port ${a.port}: alpn-responder (pid ${process.pid}, node) on ${a.host.includes(':') ? `[${a.host}]` : a.host} (${a.host.includes(':') ? 'IPv6' : 'IPv4'} only)`),
+    'each port: alpn-responder, with this process\'s pid',
+  );
+  t.equal(lines(checks, 'loopback').length, ports.length);
+  const selfTests = lines(checks, 'self-test');
+  t.equal(selfTests.length, ports.length, 'one self-test per listener');
+  for (const line of selfTests) t.match(line.title, /^self-test via \S+: the challenge certificate passes the CA's checks \(TLSv1\.3, acme-tls\/1\)$/);
+  t.match(lines(checks, 'dehydrated').map((c) => c.status), ['info', 'pass', 'pass', 'info']);
+  const [list] = await sendCommands(controlPath, ['list']);
+  t.same(list?.lines, [], 'the throwaway challenge was cleaned');
+});
+
+t.test('the control socket the dehydrated config exports is the one checked', async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const config = await goodConfig(dir, `export ALPN_RESPONDER_CONTROL=${controlPath}\n`);
+  const defaulted = await doctor({ controlPath: path.join(dir, 'default.sock'), controlPathIsDefault: true, dehydratedConfig: config });
+  t.equal(lines(defaulted, 'control')[0]?.status, 'pass', show(defaulted));
+  const explicit = await doctor({ controlPath: path.join(dir, 'given.sock'), dehydratedConfig: config });
+  t.match(lines(explicit, 'control')[0], { status: 'fail', title: /given\.sock: no such socket/ }, 'an explicit --control wins');
+});
+
+t.test('nginx holding a port: the line names its pid and process, and the run fails', requirePeers(t, ['nginx']), async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const nginx = await startNginx(t, { mode: 'snippet', http: (port) => `server { listen 127.0.0.1:${port}; return 204; }` });
+  const checks = await doctor({ controlPath, listen: [{ host: '127.0.0.1', port: nginx.port }], dehydratedConfig: await goodConfig(dir) });
+  const owner = lines(checks, 'port').find((c) => c.title.startsWith(`port ${nginx.port}:`));
+  const match = /^port \d+: nginx \(pid (\d+)\) listens on 127\.0\.0\.1, not alpn-responder$/.exec(owner?.title ?? '');
+  t.ok(match, `names nginx and its pid: ${owner?.title}`);
+  const pid = Number(match?.[1]);
+  const { stdout: ppid } = await run('ps', ['-o', 'ppid=', '-p', String(pid)]);
+  t.ok(pid === nginx.process.child.pid || Number(ppid.trim()) === nginx.process.child.pid, 'the pid is nginx\'s master or its worker');
+  t.equal(owner?.status, 'fail');
+  t.match(owner?.remedy, /docs\/layouts\.md/);
+  t.match(lines(checks, 'self-test').find((c) => c.title.includes(`:${nginx.port}:`)), { status: 'fail', title: /Server only speaks HTTP/ });
+  t.ok(checks.some((c) => c.status === 'fail'));
+});
+
+t.test('behind nginx stream: the front passes the self-test, the direct one is expected to fail', requirePeers(t, ['nginx']), async (t) => {
+  const { daemon, dir, controlPath } = await startDaemon(t, { listen: [{ host: '127.0.0.1', port: 0 }], acceptProxyProtocol: true });
+  const acme = daemon.listeners.addresses[0]!;
+  const front = await startNginx(t, { mode: 'stream-front', acme, backend: { host: '127.0.0.1', port: 9 }, proxyProtocol: true });
+  const checks = await doctor({ controlPath, listen: [{ host: '127.0.0.1', port: front.port }], dehydratedConfig: await goodConfig(dir) });
+  t.same(checks.filter((c) => c.status === 'fail'), [], show(checks));
+  t.match(lines(checks, 'port').find((c) => c.title.startsWith(`port ${front.port}:`))?.title, /nginx \(pid \d+\) on 127\.0\.0\.1 passes acme-tls\/1 on to the daemon/);
+  t.match(lines(checks, 'self-test').find((c) => c.title.includes(`:${acme.port}:`)), { status: 'warn', remedy: /--accept-proxy-protocol/ });
+});
+
+t.test('no daemon: ✗ control socket, quick and full', async (t) => {
+  const dir = shortTempDir(t);
+  for (const quick of [true, false]) {
+    const checks = await doctor({ controlPath: path.join(dir, 'control.sock'), quick, dehydratedConfig: await goodConfig(dir) });
+    t.match(checks[0], { id: 'control', status: 'fail', title: /no such socket: the daemon is not running/, remedy: /alpn-responder serve/ });
+    t.ok(lines(checks, 'port').some((c) => c.title.startsWith('port 443:')), 'without the daemon\'s listeners, its default port is examined');
+    t.equal(lines(checks, 'self-test').length, quick ? 0 : 1);
+  }
+
+  // A socket file left behind by a daemon that was killed.
+  const stale = path.join(dir, 'stale.sock');
+  const holder = spawnManaged('holder', process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('ready'))`]);
+  t.teardown(() => holder.stop());
+  await waitUntil('holder listening', () => (holder.output().includes('ready') ? true : undefined));
+  holder.child.kill('SIGKILL');
+  await holder.exited;
+  t.match((await doctor({ controlPath: stale, quick: true }))[0]?.title, /nothing answers \(ECONNREFUSED\): a stale socket/);
+  const file = path.join(dir, 'plain-file');
+  await writeFile(file, '');
+  t.match((await doctor({ controlPath: file, quick: true }))[0]?.title, /exists but is not a socket/);
+});
+
+const asRoot = process.getuid?.() === 0 ? requirePeers(t, ['runuser'], true) : { skip: 'needs root to run the doctor as another user' };
+t.test('a user who may not use the socket is told which group to join', asRoot, async (t) => {
+  const { daemon, dir, controlPath } = await startDaemon(t);
+  await chmod(dir, 0o755);
+  const port = daemon.listeners.addresses[0]!.port;
+  const script = [
+    `import { runDoctor } from ${JSON.stringify(path.join(REPO_ROOT, 'dist', 'diagnostics', 'doctor.js'))};`,
+    `const checks = await runDoctor({ controlPath: ${JSON.stringify(controlPath)}, controlPathIsDefault: false, quick: true, listen: [{ host: '127.0.0.1', port: ${port} }] });`,
+    'console.log(JSON.stringify(checks));',
+  ].join('\n');
+  const result = await run('runuser', ['-u', 'nobody', '--', process.execPath, '--input-type=module', '-e', script], { cwd: '/', timeoutMs: 15_000 });
+  t.equal(result.code, 0, result.stderr);
+  const checks = JSON.parse(result.stdout) as Check[];
+  t.match(checks[0], {
+    status: 'fail',
+    title: /permission denied for user nobody/,
+    remedy: new RegExp(`${controlPath} belongs to group root \\(mode 0660\\): add nobody to it \\(usermod -aG root nobody`),
+  });
+  t.match(lines(checks, 'port')[0], { status: 'warn', title: /not root: process names hidden/ }, 'and the port owners it cannot see are said to be hidden');
+});
