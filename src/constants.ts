@@ -33,6 +33,27 @@ export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
 /** How long a challenge handshake may take once routed, in milliseconds. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * Default cap on concurrent TLS-port connections. A CA opens a handful per validation; 4096 leaves room for
+ * passthrough traffic while bounding memory (each waiting connection holds at most `--max-hello-bytes`).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+
+/**
+ * Default cap on concurrent connections from one source (an IPv4 address or an IPv6 /64). Let's Encrypt validates
+ * from several vantage points, each with its own address and a few connections, far below this.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 64;
+
+/** Default cap on concurrent control-socket connections (a hook opens one per call). */
+export const DEFAULT_MAX_CONTROL_CONNECTIONS = 64;
+
+/**
+ * Default control commands per second per connection: dehydrated deploys a few per certificate, so only a runaway
+ * or hostile local client is ever slowed down (its commands are delayed, not refused).
+ */
+export const DEFAULT_CONTROL_COMMANDS_PER_SECOND = 100;
+
 /** How long a control connection may stay silent, in milliseconds. */
 export const CONTROL_IDLE_TIMEOUT_MS = 60_000;
 

@@ -43,6 +43,14 @@ export interface DaemonOptions {
   readonly acceptProxyProtocol: boolean;
   readonly backendConnectTimeoutMs: number;
   readonly idleTimeoutMs: number;
+  /** `--max-connections`: concurrent TLS-port connections; at the cap the oldest still without a hello are closed. */
+  readonly maxConnections: number;
+  /** `--max-connections-per-source`: concurrent connections per client IPv4 address or IPv6 /64. */
+  readonly maxConnectionsPerSource: number;
+  /** `--max-control-connections`: concurrent control-socket clients. */
+  readonly maxControlConnections: number;
+  /** `--control-rate`: commands per second per control connection; faster ones are delayed. */
+  readonly controlCommandsPerSecond: number;
   /** dehydrated's ALPNCERTDIR, whose certificate + key pairs are served too; undefined watches nothing. */
   readonly watchDir: string | undefined;
   /** State file that keeps challenges across restarts; undefined keeps them in memory only. */
@@ -56,12 +64,13 @@ export interface DaemonOptions {
 }
 
 /** Options a reload (SIGHUP) cannot apply: they need sockets, files or privileges set up at start. */
-const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges'] as const;
+const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond'] as const;
 
 function connectionSettings(options: DaemonOptions) {
   return {
     backends: options.backends,
     hello: { maxBytes: options.maxHelloBytes, timeoutMs: options.helloTimeoutMs },
+    limits: { maxConnections: options.maxConnections, maxPerSource: options.maxConnectionsPerSource },
     handshakeTimeoutMs: options.handshakeTimeoutMs,
     acceptProxyProtocol: options.acceptProxyProtocol,
     backendProxyProtocol: options.backendProxyProtocol,
@@ -146,6 +155,8 @@ export class Daemon {
         gid: options.controlGid ?? options.runAs?.gid,
         uid: options.runAs?.uid,
         log,
+        maxConnections: options.maxControlConnections,
+        commandsPerSecond: options.controlCommandsPerSecond,
         handler: (line) => gate.through(() => commands(line), () => []),
       };
       // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ERR_NAME_NOT_RESOLVED: 'Create an A and/or AAAA record for the name, or pass an IP address.',
   ERR_BAD_PORT: 'Give a TCP port between 1 and 65535.',
   ERR_BAD_TIMEOUT: 'Give the timeout as a positive number of seconds, at most 600.',
+  ERR_BAD_LIMIT: 'Give connection and rate limits as whole numbers of at least 1.',
   ERR_WATCH_DIR: 'Create the --watch-dir directory (dehydrated\'s ALPNCERTDIR) before starting, readable by the daemon.',
   ERR_STATE_WRITE_FAILED: 'The --state file could not be written: make its directory exist and be writable by the daemon, with free space; then deploy again.',
   ERR_STATE_CORRUPT: 'The --state file was unusable: it was moved aside to FILE.corrupt-<time> and the daemon started empty; redeploy pending challenges.',

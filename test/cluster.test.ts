@@ -235,5 +235,5 @@ t.test('rediss://: TLS to Redis, trusted through NODE_EXTRA_CA_CERTS', requirePe
     timeoutMs: 15_000,
   });
   t.equal(untrusted.code, 1, 'without the CA the certificate is refused');
-  t.match(untrusted.stderr, /ERR_STORE_UNREACHABLE: .*self-signed certificate/);
+  t.match(untrusted.stderr, /ERR_STORE_UNREACHABLE: cannot use Redis at rediss:\/\/localhost:\d+\/0: .*certificate/);
 });

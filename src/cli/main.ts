@@ -10,6 +10,10 @@ import {
   DEFAULT_MAX_CHALLENGES,
   DEFAULT_TTL_SECONDS,
   BACKEND_CONNECT_TIMEOUT_MS,
+  DEFAULT_CONTROL_COMMANDS_PER_SECOND,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  DEFAULT_MAX_CONTROL_CONNECTIONS,
   HANDSHAKE_TIMEOUT_MS,
   PASSTHROUGH_IDLE_TIMEOUT_MS,
   SHUTDOWN_TIMEOUT_MS,
@@ -109,6 +113,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           .option('backend-connect-timeout', { type: 'number', default: Number(envOr('backend-connect-timeout', BACKEND_CONNECT_TIMEOUT_MS / 1000)), describe: 'seconds to connect to a backend' })
           .option('shutdown-timeout', { type: 'number', default: Number(envOr('shutdown-timeout', SHUTDOWN_TIMEOUT_MS / 1000)), describe: 'seconds shutdown waits for open connections to finish' })
           .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
+          .option('max-connections', { type: 'number', default: Number(envOr('max-connections', DEFAULT_MAX_CONNECTIONS)), describe: 'most TLS-port connections at once; at the cap the oldest still without a ClientHello are closed' })
+          .option('max-connections-per-source', { type: 'number', default: Number(envOr('max-connections-per-source', DEFAULT_MAX_CONNECTIONS_PER_SOURCE)), describe: 'most TLS-port connections at once per client IPv4 address or IPv6 /64' })
+          .option('max-control-connections', { type: 'number', default: Number(envOr('max-control-connections', DEFAULT_MAX_CONTROL_CONNECTIONS)), describe: 'most control-socket clients at once' })
+          .option('control-rate', { type: 'number', default: Number(envOr('control-rate', DEFAULT_CONTROL_COMMANDS_PER_SECOND)), describe: 'control commands per second per connection; faster ones are delayed' })
           .option('state', {
             type: 'string',
             default: envOr('state', undefined),

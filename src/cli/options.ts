@@ -4,6 +4,7 @@ import { parseMode, resolveGroup } from '../control/group.js';
 import { parseTtl } from '../control/protocol.js';
 import type { DaemonOptions } from '../daemon.js';
 import { parseBackends } from '../net/backends.js';
+import { parseLimit } from './parse-limit.js';
 import { parseListenAddress } from '../net/listen-address.js';
 import { resolveRunAs, type RunAs } from '../privilege/run-as.js';
 import { parseStoreConfig } from '../store/store-config.js';
@@ -24,6 +25,10 @@ export interface ServeArgs {
   readonly acceptProxyProtocol: boolean;
   readonly backendConnectTimeout: number;
   readonly idleTimeout: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerSource: number;
+  readonly maxControlConnections: number;
+  readonly controlRate: number;
   readonly shutdownTimeout: number;
   /** `--state`: absent or empty keeps challenges in memory only. */
   readonly state: string | undefined;
@@ -75,6 +80,10 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     acceptProxyProtocol: args.acceptProxyProtocol,
     backendConnectTimeoutMs: args.backendConnectTimeout * 1000,
     idleTimeoutMs: args.idleTimeout * 1000,
+    maxConnections: parseLimit('max-connections', args.maxConnections),
+    maxConnectionsPerSource: parseLimit('max-connections-per-source', args.maxConnectionsPerSource),
+    maxControlConnections: parseLimit('max-control-connections', args.maxControlConnections),
+    controlCommandsPerSecond: parseLimit('control-rate', args.controlRate),
     shutdownTimeoutMs: args.shutdownTimeout * 1000,
     // Absolute, so log lines and the moved-aside file name are unambiguous whatever the working directory.
     statePath: args.state === undefined || args.state === '' ? undefined : path.resolve(args.state),

@@ -1,9 +1,16 @@
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { CONTROL_IDLE_TIMEOUT_MS, MAX_CONTROL_LINE } from '../constants.js';
+import {
+  CONTROL_IDLE_TIMEOUT_MS,
+  DEFAULT_CONTROL_COMMANDS_PER_SECOND,
+  DEFAULT_MAX_CONTROL_CONNECTIONS,
+  MAX_CONTROL_LINE,
+} from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
+import { TokenBucket } from '../token-bucket.js';
 import { LineSplitter } from './line-splitter.js';
 import { formatErrorReply } from './protocol.js';
 
@@ -25,8 +32,17 @@ export interface ControlServerOptions {
   readonly handler: LineHandler;
   readonly log: Logger;
   readonly idleTimeoutMs?: number;
+  /** Most clients connected at once; further ones are closed on accept. */
   readonly maxConnections?: number;
+  /** Commands per second each connection may send (with as many in a burst); faster ones are delayed. */
+  readonly commandsPerSecond?: number;
 }
+
+/**
+ * Lines read but not answered yet, per connection, past which the socket stops reading: replies are sent in order,
+ * so without this a client writing faster than commands complete would grow the queue without bound.
+ */
+const MAX_PENDING_LINES = 64;
 
 const MAX_SOCKET_PATH = 107;
 
@@ -65,13 +81,17 @@ export class ControlServer {
   /** False for a socket systemd passed: systemd created the file and removes it. */
   readonly #ownsFile: boolean;
   readonly #sockets = new Set<net.Socket>();
+  readonly #throttled: RateLimitedLog;
   #closing: Promise<void> | undefined;
 
   private constructor(socketPath: string, server: net.Server, ownsFile: boolean, options: ControlServerOptions) {
     this.path = socketPath;
     this.#server = server;
     this.#ownsFile = ownsFile;
-    server.maxConnections = options.maxConnections ?? 64;
+    this.#throttled = new RateLimitedLog(options.log, 'warn', 'control-limit');
+    const refused = new RateLimitedLog(options.log, 'warn', 'control-limit');
+    server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONTROL_CONNECTIONS;
+    server.on('drop', () => refused.hit({ limit: 'max-control-connections', action: 'refused', max: server.maxConnections }));
     server.on('connection', (socket) => this.#serve(socket, options));
   }
 
@@ -137,13 +157,27 @@ export class ControlServer {
   #serve(socket: net.Socket, options: ControlServerOptions): void {
     this.#sockets.add(socket);
     const splitter = new LineSplitter(MAX_CONTROL_LINE);
+    const rate = options.commandsPerSecond ?? DEFAULT_CONTROL_COMMANDS_PER_SECOND;
+    const bucket = new TokenBucket(rate);
     let queue = Promise.resolve();
     let open = true;
+    let pending = 0;
+    let overflowed = false;
     const send = (lines: string[]): void => {
       if (open && socket.writable) socket.write(lines.map((line) => `${line}\n`).join(''));
     };
     const enqueue = (line: string): void => {
-      queue = queue.then(async () => send(await options.handler(line)));
+      if (++pending === MAX_PENDING_LINES) socket.pause();
+      queue = queue.then(async () => {
+        const wait = bucket.take();
+        if (wait > 0) {
+          this.#throttled.hit({ limit: 'control-commands-per-second', action: 'delayed', rate });
+          // Unref'd: a throttled client must not hold a stopping daemon.
+          await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        }
+        send(await options.handler(line));
+        if (--pending === MAX_PENDING_LINES - 1 && !overflowed) socket.resume();
+      });
     };
     socket.setTimeout(options.idleTimeoutMs ?? CONTROL_IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', (error) => options.log.log('debug', 'control-client-error', { error: error.message }));
@@ -155,6 +189,7 @@ export class ControlServer {
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) enqueue(line);
       if (overflow) {
+        overflowed = true;
         socket.pause();
         queue = queue.then(() => {
           send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${MAX_CONTROL_LINE} bytes; closing`)]);

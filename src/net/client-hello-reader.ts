@@ -22,9 +22,15 @@ export interface HelloLimits {
 /**
  * Reads from a fresh connection until it holds one complete ClientHello, however it was split over TCP segments
  * or TLS records, and never past `maxBytes` or `timeoutMs`. With `expectProxyHeader`, a PROXY v1/v2 header must
- * come first (from a front proxy). The socket is left paused with nothing consumed beyond what was read.
+ * come first (from a front proxy); `onProxyHeader` hears of it as soon as it is parsed, so the client it names can
+ * be counted before its hello arrives. The socket is left paused with nothing consumed beyond what was read.
  */
-export function readClientHello(socket: net.Socket, limits: HelloLimits, expectProxyHeader = false): Promise<HelloOutcome> {
+export function readClientHello(
+  socket: net.Socket,
+  limits: HelloLimits,
+  expectProxyHeader = false,
+  onProxyHeader?: (header: ProxyHeader) => void,
+): Promise<HelloOutcome> {
   return new Promise((resolve) => {
     let chunks: Buffer[] = [];
     let size = 0;
@@ -52,20 +58,25 @@ export function readClientHello(socket: net.Socket, limits: HelloLimits, expectP
     const onData = (chunk: Buffer): void => {
       chunks.push(chunk);
       size += chunk.length;
-      if (size > limits.maxBytes) return stop('too-large');
-      if (size < wanted) return;
+      // The cap bounds what is buffered while waiting: a read that completes the hello may carry more (early data
+      // for a backend), so it is parsed before the size is judged.
+      if (size < wanted) return size > limits.maxBytes ? stop('too-large') : undefined;
       const bytes = all();
       if (expectProxyHeader && proxy === undefined) {
         const header = parseProxyHeader(bytes);
         if (header.status === 'invalid') return fail(header, 'proxy-header: ');
-        if (header.status === 'incomplete') return;
+        if (header.status === 'incomplete') return size > limits.maxBytes ? stop('too-large') : undefined;
         proxy = header.value;
         offset = header.length;
+        onProxyHeader?.(proxy);
+        // The callback may have closed the connection (its client is over a limit): read no further.
+        if (socket.destroyed) return;
       }
       const tlsBytes = bytes.subarray(offset);
       const result = parseClientHello(tlsBytes);
       if (result.status === 'complete') return finish({ kind: 'hello', hello: result.value, proxy, buffered: tlsBytes });
       if (result.status === 'invalid') return fail(result, '');
+      if (size > limits.maxBytes) return stop('too-large');
       wanted = offset + clientHelloBytesWanted(tlsBytes);
     };
     const onEnd = (): void => stop('closed');

@@ -1,10 +1,12 @@
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger, LogValue } from '../log.js';
+import { RateLimitedLog } from '../rate-limited-log.js';
 import type { ReadyChallenge } from '../store/certificate-cache.js';
 import { encodeFatalAlert } from '../tls/alert.js';
 import type { BackendTable } from './backends.js';
 import { readClientHello, type HelloLimits } from './client-hello-reader.js';
+import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './connection-limiter.js';
 import { formatListenAddress } from './listen-address.js';
 import { passThrough } from './passthrough.js';
 import {
@@ -16,6 +18,7 @@ import {
 } from './proxy-header.js';
 import { serveChallenge } from './responder.js';
 import { route } from './router.js';
+import { sourceKey } from './source-key.js';
 
 /** PROXY protocol version sent to backends. */
 export type ProxyProtocolVersion = 'v1' | 'v2';
@@ -26,6 +29,8 @@ export interface ConnectionHandlerOptions {
   readonly backends: BackendTable;
   readonly log: Logger;
   readonly hello: HelloLimits;
+  /** Caps on concurrent connections, in total and per source. */
+  readonly limits: ConnectionLimits;
   readonly handshakeTimeoutMs: number;
   /** Every connection must start with a PROXY v1/v2 header (the daemon sits behind a front proxy). */
   readonly acceptProxyProtocol: boolean;
@@ -73,9 +78,20 @@ export class ConnectionHandler {
   #options: ConnectionHandlerOptions;
   readonly #sockets = new Set<net.Socket>();
   readonly #whenEmpty: (() => void)[] = [];
+  readonly #limiter: ConnectionLimiter<net.Socket>;
+  /** Connections this handler closed itself before their hello, and why (for their outcome line). */
+  readonly #dropped = new WeakMap<net.Socket, string>();
+  /** One rate-limited log line per limit and action: under a flood they fire for every connection. */
+  readonly #limitLogs: Record<'evicted' | LimitReason, RateLimitedLog>;
 
   constructor(options: ConnectionHandlerOptions) {
     this.#options = options;
+    this.#limiter = new ConnectionLimiter(options.limits);
+    this.#limitLogs = {
+      evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
+      'max-connections': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
+      'max-connections-per-source': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
+    };
   }
 
   /** Number of connections open right now. */
@@ -83,11 +99,31 @@ export class ConnectionHandler {
     return this.#sockets.size;
   }
 
-  /** Takes ownership of an accepted socket (from a server with `allowHalfOpen: true`). */
+  /**
+   * Takes ownership of an accepted socket (from a server with `allowHalfOpen: true`). Over a connection limit it is
+   * closed at once (or older connections still without a hello are, see {@link ConnectionLimiter}).
+   */
   handle(socket: net.Socket): void {
-    this.#sockets.add(socket);
     socket.on('error', () => undefined); // Failures are reported through the outcome; a reset is routine here.
+    const options = this.#options;
+    const remote = socket.remoteAddress ?? '?';
+    // Behind a front proxy every connection comes from the proxy: the client is known from the PROXY header only.
+    const admission = this.#limiter.admit(socket, options.acceptProxyProtocol ? undefined : sourceKey(remote));
+    if (!admission.ok) {
+      // No outcome line: a flood would write one per connection. The limit's own line counts them.
+      this.stats.rejected++;
+      this.#limitLogs[admission.reason].hit({ limit: admission.reason, action: 'refused', remote, open: this.#limiter.size });
+      socket.destroy();
+      return;
+    }
+    for (const victim of admission.evicted) {
+      this.#dropped.set(victim, 'evicted');
+      this.#limitLogs.evicted.hit({ limit: 'max-connections', action: 'evicted', remote: victim.remoteAddress, open: this.#limiter.size });
+      victim.destroy();
+    }
+    this.#sockets.add(socket);
     socket.once('close', () => {
+      this.#limiter.release(socket);
       this.#sockets.delete(socket);
       if (this.#sockets.size === 0) for (const notify of this.#whenEmpty.splice(0)) notify();
     });
@@ -97,6 +133,7 @@ export class ConnectionHandler {
   /** Applies new settings (SIGHUP) to connections accepted from now on; open ones keep theirs. */
   reconfigure(options: ConnectionHandlerOptions): void {
     this.#options = options;
+    this.#limiter.reconfigure(options.limits);
   }
 
   /** Resolves once no connection is open, or after `timeoutMs`, whichever comes first. */
@@ -123,7 +160,14 @@ export class ConnectionHandler {
     const done = (outcome: string, more: Record<string, LogValue>): void => {
       options.log.log('info', 'connection', { ...fields, ...more, outcome, ms: (performance.now() - started).toFixed(1) });
     };
-    const read = await readClientHello(socket, options.hello, options.acceptProxyProtocol);
+    const read = await readClientHello(socket, options.hello, options.acceptProxyProtocol, (proxy) => {
+      // A PROXY v2 LOCAL header (the proxy's health check) names no client: it stays counted in the total only.
+      if (proxy.address === undefined || this.#limiter.reattribute(socket, sourceKey(proxy.address.sourceAddress))) return;
+      const reason = 'max-connections-per-source';
+      this.#dropped.set(socket, reason);
+      this.#limitLogs[reason].hit({ limit: reason, action: 'refused', remote: proxy.address.sourceAddress, via: peer });
+      socket.destroy();
+    });
     if (read.proxy?.address) {
       fields.remote = endpoint(read.proxy.address.sourceAddress, read.proxy.address.sourcePort);
       fields.via = peer;
@@ -131,9 +175,11 @@ export class ConnectionHandler {
     if (read.kind !== 'hello') {
       this.stats.rejected++;
       refuse(socket, undefined, options.lingerMs ?? 2000);
-      done('rejected', { reason: read.kind === 'invalid' ? `invalid-hello:${read.reason}` : read.kind });
+      const reason = read.kind === 'invalid' ? `invalid-hello:${read.reason}` : read.kind;
+      done('rejected', { reason: this.#dropped.get(socket) ?? reason });
       return;
     }
+    this.#limiter.helloComplete(socket);
     const { hello } = read;
     fields.sni = hello.serverName;
     fields.alpn = hello.alpn.length > 0 ? hello.alpn.join(',') : undefined;

@@ -3,6 +3,9 @@ import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 
+/** Accept queue length asked for; see {@link Listeners.bind}. */
+const LISTEN_BACKLOG = 4096;
+
 /** TCP listeners handing every accepted socket to one callback. */
 export class Listeners {
   /** The addresses actually bound (port 0 resolved). */
@@ -26,8 +29,10 @@ export class Listeners {
         servers.push(server);
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
-          // `[::]` stays dual-stack (ipv6Only false) so IPv4 clients reach the same listener.
-          server.listen({ host: address.host, port: address.port, ipv6Only: false }, () => {
+          // `[::]` stays dual-stack (ipv6Only false) so IPv4 clients reach the same listener. A deep accept queue
+          // (the kernel caps it at net.core.somaxconn) keeps a connection flood from dropping the CA's SYN, which
+          // would cost it a one-second retransmission.
+          server.listen({ host: address.host, port: address.port, ipv6Only: false, backlog: LISTEN_BACKLOG }, () => {
             server.off('error', reject);
             resolve();
           });

@@ -89,7 +89,7 @@ function isDenied(error: unknown): boolean {
 }
 
 function describe(error: unknown): string {
-  return errorTexts(error).join('; ');
+  return [...new Set(errorTexts(error))].join('; ');
 }
 
 /** Challenges in a Redis shared by several daemons; see the module comment. */
@@ -256,11 +256,16 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
   }
 
   #requireAvailable(): void {
-    if (this.#synced && !this.#closed) return;
-    const reason = this.#lastError === undefined ? 'reconnecting' : describe(this.#lastError);
-    throw new AlpnResponderError(
+    // ioredis reports a lost connection a tick late; its status already knows.
+    if (this.#synced && !this.#closed && this.#client.status === 'ready') return;
+    throw this.#unavailable(this.#lastError === undefined ? 'reconnecting' : describe(this.#lastError));
+  }
+
+  #unavailable(reason: string, options?: { cause?: unknown }): AlpnResponderError {
+    return new AlpnResponderError(
       'ERR_STORE_UNAVAILABLE',
       `Redis at ${this.#target.display} is unavailable (${reason}); challenges already deployed are still served; retry once it is back`,
+      options,
     );
   }
 
@@ -269,7 +274,7 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
     if (isDenied(error)) {
       return new AlpnResponderError('ERR_STORE_DENIED', `Redis at ${this.#target.display} refused ${what}: ${describe(error)}`, { cause: error });
     }
-    return new AlpnResponderError('ERR_STORE_UNAVAILABLE', `Redis at ${this.#target.display} failed ${what}: ${describe(error)}`, { cause: error });
+    return this.#unavailable(`${what}: ${describe(error)}`, { cause: error });
   }
 
   /** Runs a MULTI; resolves with each command's reply, rejects on the first error. */
@@ -284,19 +289,17 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
 
   /** Registers a write before it is sent, so its message cannot come back unseen. */
   #expect(id: string): Promise<Challenge | undefined> {
-    return new Promise((resolve, reject) => {
+    const applied = new Promise<Challenge | undefined>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(id);
-        reject(
-          new AlpnResponderError(
-            'ERR_STORE_UNAVAILABLE',
-            `Redis at ${this.#target.display} stored the change but its message did not come back within ${this.#timeoutMs} ms`,
-          ),
-        );
+        reject(this.#unavailable(`the change was sent but its message did not come back within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
       timer.unref();
       this.#waiters.set(id, { resolve, reject, timer });
     });
+    // The wait may time out while the command itself is still pending; the caller sees it once it awaits this.
+    applied.catch(() => undefined);
+    return applied;
   }
 
   #forget(id: string): void {
@@ -318,7 +321,7 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
     this.#synced = false;
     for (const [id, waiter] of this.#waiters) {
       this.#forget(id);
-      waiter.reject(new AlpnResponderError('ERR_STORE_UNAVAILABLE', `the connection to Redis at ${this.#target.display} was lost`));
+      waiter.reject(this.#unavailable('the connection was lost'));
     }
     if (wasSynced && this.#running) {
       this.#log.log('warn', 'store-unavailable', {
@@ -378,6 +381,7 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
     }
     this.#touched = undefined;
     this.#synced = true;
+    this.#lastError = undefined;
     this.#log.log(scan.dropped > 0 || scan.bad > 0 ? 'warn' : 'info', 'store-synced', {
       store: this.#target.display,
       reason,

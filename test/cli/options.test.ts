@@ -17,9 +17,20 @@ const args: ServeArgs = {
   acceptProxyProtocol: true,
   backendConnectTimeout: 4,
   idleTimeout: 60,
+  maxConnections: 500,
+  maxConnectionsPerSource: 20,
+  maxControlConnections: 8,
+  controlRate: 50,
   shutdownTimeout: 7,
   state: 'run/state.json',
 };
+
+t.test('limits must be whole numbers of at least 1', async (t) => {
+  for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    await t.rejects(toDaemonOptions({ ...args, maxConnections: bad }), { code: 'ERR_BAD_LIMIT' }, `--max-connections ${bad}`);
+  }
+  await t.rejects(toDaemonOptions({ ...args, controlRate: 0 }), { code: 'ERR_BAD_LIMIT', message: /--control-rate/ });
+});
 
 t.test('flags become daemon options', async (t) => {
   const options = await toDaemonOptions(args);
@@ -32,6 +43,10 @@ t.test('flags become daemon options', async (t) => {
   t.equal(options.backendConnectTimeoutMs, 4000);
   t.equal(options.idleTimeoutMs, 60_000);
   t.equal(options.shutdownTimeoutMs, 7000);
+  t.equal(options.maxConnections, 500);
+  t.equal(options.maxConnectionsPerSource, 20);
+  t.equal(options.maxControlConnections, 8);
+  t.equal(options.controlCommandsPerSecond, 50);
   t.same(options.backends.rules, ['a.test=[::1]:9443', 'default=127.0.0.1:8443']);
   t.equal(options.backendProxyProtocol, 'v2');
   t.equal(options.acceptProxyProtocol, true);

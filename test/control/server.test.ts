@@ -138,3 +138,44 @@ t.test('client errors', async (t) => {
   await new Promise((resolve) => flood.on('listening', resolve));
   await t.rejects(sendCommands(path.join(dir, 'flood.sock'), ['status']), { code: 'ERR_CONTROL_PROTOCOL' });
 });
+
+t.test('delays commands over --control-rate, answering every one in order, and logs it once a second', async (t) => {
+  const events: string[] = [];
+  const server = await start(t, { commandsPerSecond: 50, log: { log: (_level, event, fields) => event === 'control-limit' && events.push(`${event} ${String(fields?.action)}`) } });
+  const lines = Array.from({ length: 70 }, (_, i) => `c${i}`);
+  const started = performance.now();
+  const text = await raw(server.path, lines.map((line) => `${line}\n`).join(''));
+  const elapsed = performance.now() - started;
+  t.same(text.trimEnd().split('\n'), lines.map((line) => `OK ${line}`), 'all answered, in order (past 64 pending lines too)');
+  // 50 in the burst, then 20 at 50/s: at least 400 ms.
+  t.ok(elapsed >= 350, `took ${elapsed.toFixed(0)} ms`);
+  t.same(events, ['control-limit delayed'], 'one line for the whole burst');
+});
+
+t.test('closes control clients over --max-control-connections', async (t) => {
+  const events: string[] = [];
+  const server = await start(t, { maxConnections: 2, log: { log: (_level, event, fields) => event === 'control-limit' && events.push(`${event} ${String(fields?.limit)}`) } });
+  const held = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const socket = net.connect(server.path, () => resolve(socket));
+        }),
+    ),
+  );
+  t.teardown(() => held.forEach((socket) => socket.destroy()));
+  // Both held connections answer, so the server has accepted them before the third arrives.
+  for (const socket of held) {
+    socket.write('status\n');
+    await new Promise((resolve) => socket.once('data', resolve));
+  }
+  const third = await new Promise<string>((resolve) => {
+    const socket = net.connect(server.path, () => socket.write('status\n'));
+    let text = '';
+    socket.on('data', (d) => (text += d.toString()));
+    socket.on('error', () => undefined); // EPIPE / ECONNRESET: closed under it, as expected.
+    socket.on('close', () => resolve(text));
+  });
+  t.equal(third, '', 'the third is closed without an answer');
+  t.same(events, ['control-limit max-control-connections']);
+});

@@ -62,8 +62,15 @@ t.test('a client that stops halfway times out', async (t) => {
   t.same({ kind: outcome.kind, length: outcome.buffered.length }, { kind: 'timeout', length: 20 });
 });
 
+t.test('a hello that arrives whole is read even when the same read carries more than the cap', async (t) => {
+  const bytes = Buffer.concat([helloRecords(), Buffer.alloc(100, 0x17)]);
+  const outcome = await readFrom(t, { ...limits, maxBytes: 40 }, async (s) => void s.write(bytes));
+  t.equal(outcome.kind, 'hello');
+  t.equal(outcome.buffered.length, bytes.length, 'the extra bytes are kept for the backend');
+});
+
 t.test('a hello larger than the cap is cut off', async (t) => {
-  const bytes = helloRecords();
+  const bytes = helloRecords().subarray(0, 100);
   const outcome = await readFrom(t, { ...limits, maxBytes: 40 }, (s) => dribble(s, bytes, 8));
   t.equal(outcome.kind, 'too-large', JSON.stringify({ kind: outcome.kind, n: outcome.buffered.length, total: bytes.length }));
 });

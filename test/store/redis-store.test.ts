@@ -192,7 +192,7 @@ t.test('Redis lost: held challenges stay, changes are refused; back empty: every
   t.match(refused.message, /unavailable/);
   t.ok(hasCode(await rejection(a.store.delete('held.example.test')), 'ERR_STORE_UNAVAILABLE'), 'cleans refused too');
   t.ok(a.store.get('held.example.test') && b.store.get('held.example.test'), 'both still serve what they held');
-  t.ok(a.events.some((e) => e.event === 'store-unavailable' && e.level === 'warn'), 'the outage is logged');
+  await waitUntil('the outage is logged', () => a.events.find((e) => e.event === 'store-unavailable' && e.level === 'warn'));
 
   own = await startRedis(dir, own.port);
   for (const [name, s] of [['a', a], ['b', b]] as const) {
@@ -202,6 +202,27 @@ t.test('Redis lost: held challenges stay, changes are refused; back empty: every
   t.equal(b.store.size, 0);
   await b.store.put(parseIdentifier('again.example.test'), digestOf(3), 60);
   await waitUntil('a has the redeploy', () => a.store.get('again.example.test'), 2000, 1);
+});
+
+t.test('a Redis that stops answering: changes fail after the timeout instead of hanging', peers, async (t) => {
+  const own = await startRedis(shortTempDir(t, 'ar-redis-'));
+  t.teardown(() => own.stop());
+  const a = await open(t, own, { prefix: 'hang:', timeoutMs: 300 });
+  const b = await open(t, own, { prefix: 'hang:', timeoutMs: 300 });
+  await a.store.put(parseIdentifier('before.example.test'), digestOf(1), 60);
+  own.process.child.kill('SIGSTOP');
+  t.teardown(() => void own.process.child.kill('SIGCONT'));
+  const started = Date.now();
+  const error = await rejection(a.store.put(parseIdentifier('during.example.test'), digestOf(2), 60));
+  const waited = Date.now() - started;
+  t.ok(hasCode(error, 'ERR_STORE_UNAVAILABLE'), String(error));
+  t.ok(waited >= 250 && waited < 1500, `refused after the timeout (${waited} ms)`);
+  t.ok(b.store.get('before.example.test'), 'still served meanwhile');
+  own.process.child.kill('SIGCONT');
+  // The timed-out write may still reach Redis: whatever it did, every store ends up agreeing with Redis.
+  await b.store.put(parseIdentifier('after.example.test'), digestOf(3), 60);
+  await waitUntil('a has the later deploy', () => a.store.get('after.example.test'), 2000, 1);
+  t.equal(hex(a.store.get('during.example.test')), hex(b.store.get('during.example.test')), 'both agree on the timed-out one');
 });
 
 t.test('the ACL user of docs/cluster.md can deploy; others cannot', peers, async (t) => {
