@@ -1,0 +1,83 @@
+/**
+ * Deploy latency: how long `deploy` takes from the command being sent to `OK` (certificate built, context ready),
+ * one at a time and as a burst of 1,000, and how long until all 1,000 just-deployed names are served.
+ * Starts its own daemon from dist/ on loopback; prints one Markdown table.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { sendCommands } from '../src/control/client.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ar-bench-'));
+const control = path.join(dir, 'c.sock');
+const daemon = spawn(process.execPath, ['dist/cli.js', 'serve', '--listen', '127.0.0.1:0', '--control', control, '--max-challenges', '2000', '--log-level', 'warn'], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
+const cleanup = (): void => {
+  daemon.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+const digest = (name: string): string => createHash('sha256').update(name).digest('hex');
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+};
+
+async function waitForSocket(): Promise<number> {
+  const deadline = performance.now() + 15_000;
+  while (performance.now() < deadline) {
+    try {
+      const [reply] = await sendCommands(control, ['status'], 1000);
+      const port = /listeners=127\.0\.0\.1:(\d+)/.exec(reply?.final.ok ? reply.final.text : '')?.[1];
+      if (port) return Number(port);
+    } catch {
+      // not up yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('daemon did not start');
+}
+
+function handshake(port: number, servername: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
+      resolve(socket.alpnProtocol === 'acme-tls/1');
+      socket.end();
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+const port = await waitForSocket();
+const single: number[] = [];
+for (let i = 0; i < 200; i++) {
+  const name = `single-${i}.bench.test`;
+  const started = performance.now();
+  const [reply] = await sendCommands(control, [`deploy ${name} ${digest(name)}`]);
+  single.push(performance.now() - started);
+  if (!reply?.final.ok) throw new Error(`deploy failed: ${JSON.stringify(reply)}`);
+}
+const names = Array.from({ length: 1000 }, (_, i) => `burst-${i}.bench.test`);
+const burstStarted = performance.now();
+const replies = await sendCommands(control, names.map((name) => `deploy ${name} ${digest(name)}`), 120_000);
+const burstMs = performance.now() - burstStarted;
+if (replies.some((r) => !r.final.ok)) throw new Error('a burst deploy failed');
+let served = 0;
+for (const name of names) if (await handshake(port, name)) served++;
+const allServedMs = performance.now() - burstStarted;
+
+console.log('| deploy | value |');
+console.log('| --- | ---: |');
+console.log(`| one at a time (200): p50 send → OK | ${percentile(single, 50).toFixed(2)} ms |`);
+console.log(`| one at a time (200): p99 send → OK | ${percentile(single, 99).toFixed(2)} ms |`);
+console.log(`| burst of 1,000 on one connection: all OK after | ${burstMs.toFixed(0)} ms (${(burstMs / 1000).toFixed(2)} ms each) |`);
+console.log(`| burst of 1,000: all served (handshake checked for each) after | ${allServedMs.toFixed(0)} ms, ${served}/1000 served |`);
+console.log(`\n${os.cpus().length} CPU(s); node ${process.version}; load average ${os.loadavg()[0]?.toFixed(2)}`);
+process.exit(0);
