@@ -51,6 +51,8 @@ export interface DaemonOptions {
   readonly maxControlConnections: number;
   /** `--control-rate`: commands per second per control connection; faster ones are delayed. */
   readonly controlCommandsPerSecond: number;
+  /** `--max-control-line`: longest control command line, in bytes. */
+  readonly maxControlLine: number;
   /** dehydrated's ALPNCERTDIR, whose certificate + key pairs are served too; undefined watches nothing. */
   readonly watchDir: string | undefined;
   /** State file that keeps challenges across restarts; undefined keeps them in memory only. */
@@ -64,7 +66,7 @@ export interface DaemonOptions {
 }
 
 /** Options a reload (SIGHUP) cannot apply: they need sockets, files or privileges set up at start. */
-const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond'] as const;
+const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond', 'maxControlLine'] as const;
 
 function connectionSettings(options: DaemonOptions) {
   return {
@@ -157,6 +159,7 @@ export class Daemon {
         log,
         maxConnections: options.maxControlConnections,
         commandsPerSecond: options.controlCommandsPerSecond,
+        maxLineBytes: options.maxControlLine,
         handler: (line) => gate.through(() => commands(line), () => []),
       };
       // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.

@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
   DEFAULT_MAX_CONTROL_CONNECTIONS,
+  MAX_CONTROL_LINE,
   HANDSHAKE_TIMEOUT_MS,
   PASSTHROUGH_IDLE_TIMEOUT_MS,
   SHUTDOWN_TIMEOUT_MS,
@@ -117,6 +118,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           .option('max-connections-per-source', { type: 'number', default: Number(envOr('max-connections-per-source', DEFAULT_MAX_CONNECTIONS_PER_SOURCE)), describe: 'most TLS-port connections at once per client IPv4 address or IPv6 /64' })
           .option('max-control-connections', { type: 'number', default: Number(envOr('max-control-connections', DEFAULT_MAX_CONTROL_CONNECTIONS)), describe: 'most control-socket clients at once' })
           .option('control-rate', { type: 'number', default: Number(envOr('control-rate', DEFAULT_CONTROL_COMMANDS_PER_SECOND)), describe: 'control commands per second per connection; faster ones are delayed' })
+          .option('max-control-line', { type: 'number', default: Number(envOr('max-control-line', MAX_CONTROL_LINE)), describe: 'longest control command line, bytes; a longer one is refused and its connection closed' })
           .option('state', {
             type: 'string',
             default: envOr('state', undefined),

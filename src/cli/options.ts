@@ -29,6 +29,7 @@ export interface ServeArgs {
   readonly maxConnectionsPerSource: number;
   readonly maxControlConnections: number;
   readonly controlRate: number;
+  readonly maxControlLine: number;
   readonly shutdownTimeout: number;
   /** `--state`: absent or empty keeps challenges in memory only. */
   readonly state: string | undefined;
@@ -84,6 +85,7 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     maxConnectionsPerSource: parseLimit('max-connections-per-source', args.maxConnectionsPerSource),
     maxControlConnections: parseLimit('max-control-connections', args.maxControlConnections),
     controlCommandsPerSecond: parseLimit('control-rate', args.controlRate),
+    maxControlLine: parseLimit('max-control-line', args.maxControlLine),
     shutdownTimeoutMs: args.shutdownTimeout * 1000,
     // Absolute, so log lines and the moved-aside file name are unambiguous whatever the working directory.
     statePath: args.state === undefined || args.state === '' ? undefined : path.resolve(args.state),

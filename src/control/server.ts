@@ -36,6 +36,8 @@ export interface ControlServerOptions {
   readonly maxConnections?: number;
   /** Commands per second each connection may send (with as many in a burst); faster ones are delayed. */
   readonly commandsPerSecond?: number;
+  /** Longest command line in bytes; a longer one is answered `ERR line-too-long` and the connection closed. */
+  readonly maxLineBytes?: number;
 }
 
 /**
@@ -82,6 +84,7 @@ export class ControlServer {
   readonly #ownsFile: boolean;
   readonly #sockets = new Set<net.Socket>();
   readonly #throttled: RateLimitedLog;
+  readonly #overlong: RateLimitedLog;
   #closing: Promise<void> | undefined;
 
   private constructor(socketPath: string, server: net.Server, ownsFile: boolean, options: ControlServerOptions) {
@@ -89,6 +92,8 @@ export class ControlServer {
     this.#server = server;
     this.#ownsFile = ownsFile;
     this.#throttled = new RateLimitedLog(options.log, 'warn', 'control-limit');
+    // A client looping on overlong lines reconnects each time, so this is logged per server, not per connection.
+    this.#overlong = new RateLimitedLog(options.log, 'warn', 'control-limit');
     const refused = new RateLimitedLog(options.log, 'warn', 'control-limit');
     server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONTROL_CONNECTIONS;
     server.on('drop', () => refused.hit({ limit: 'max-control-connections', action: 'refused', max: server.maxConnections }));
@@ -156,7 +161,8 @@ export class ControlServer {
 
   #serve(socket: net.Socket, options: ControlServerOptions): void {
     this.#sockets.add(socket);
-    const splitter = new LineSplitter(MAX_CONTROL_LINE);
+    const maxLine = options.maxLineBytes ?? MAX_CONTROL_LINE;
+    const splitter = new LineSplitter(maxLine);
     const rate = options.commandsPerSecond ?? DEFAULT_CONTROL_COMMANDS_PER_SECOND;
     const bucket = new TokenBucket(rate);
     let queue = Promise.resolve();
@@ -191,8 +197,9 @@ export class ControlServer {
       if (overflow) {
         overflowed = true;
         socket.pause();
+        this.#overlong.hit({ limit: 'max-control-line', action: 'closed', max: maxLine });
         queue = queue.then(() => {
-          send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${MAX_CONTROL_LINE} bytes; closing`)]);
+          send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${maxLine} bytes; closing`)]);
           socket.end();
         });
       }

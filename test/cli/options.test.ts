@@ -21,6 +21,7 @@ const args: ServeArgs = {
   maxConnectionsPerSource: 20,
   maxControlConnections: 8,
   controlRate: 50,
+  maxControlLine: 2048,
   shutdownTimeout: 7,
   state: 'run/state.json',
 };
@@ -30,6 +31,7 @@ t.test('limits must be whole numbers of at least 1', async (t) => {
     await t.rejects(toDaemonOptions({ ...args, maxConnections: bad }), { code: 'ERR_BAD_LIMIT' }, `--max-connections ${bad}`);
   }
   await t.rejects(toDaemonOptions({ ...args, controlRate: 0 }), { code: 'ERR_BAD_LIMIT', message: /--control-rate/ });
+  await t.rejects(toDaemonOptions({ ...args, maxControlLine: 0.5 }), { code: 'ERR_BAD_LIMIT', message: /--max-control-line/ });
 });
 
 t.test('flags become daemon options', async (t) => {
@@ -47,6 +49,7 @@ t.test('flags become daemon options', async (t) => {
   t.equal(options.maxConnectionsPerSource, 20);
   t.equal(options.maxControlConnections, 8);
   t.equal(options.controlCommandsPerSecond, 50);
+  t.equal(options.maxControlLine, 2048);
   t.same(options.backends.rules, ['a.test=[::1]:9443', 'default=127.0.0.1:8443']);
   t.equal(options.backendProxyProtocol, 'v2');
   t.equal(options.acceptProxyProtocol, true);

@@ -73,6 +73,15 @@ t.test('an overlong line gets ERR line-too-long and a close; others are unaffect
   t.same(reply?.final, { ok: true, text: 'status' });
 });
 
+t.test('--max-control-line sets the cap; hitting it is logged once a second', async (t) => {
+  const events: string[] = [];
+  const log = { log: (_level: string, event: string, fields?: Record<string, unknown>) => void (event === 'control-limit' && events.push(`${String(fields?.limit)} ${String(fields?.action)} ${String(fields?.max)}`)) };
+  const server = await start(t, { maxLineBytes: 100, log });
+  t.equal(await raw(server.path, `deploy ${'x'.repeat(90)}\n`), 'OK deploy ' + 'x'.repeat(90) + '\n', 'a line under the cap is answered');
+  for (let i = 0; i < 3; i++) t.match(await raw(server.path, 'y'.repeat(101)), /^ERR line-too-long a line is longer than 100 bytes; closing\n$/);
+  t.same(events, ['max-control-line closed 100'], 'three hits within a second: one line, the rest counted');
+});
+
 t.test('a stale socket file is replaced; a live daemon is detected', async (t) => {
   const dir = shortTempDir(t);
   const socketPath = path.join(dir, 'c.sock');

@@ -16,6 +16,11 @@ export interface AttackPlan {
   /** idle/slow: connections to hold (reopened when the daemon closes one); flood: handshakes in flight. */
   readonly connections: number;
   readonly durationMs: number;
+  /**
+   * idle/slow: open the connections evenly spread over this many milliseconds rather than all at once, as a large
+   * botnet's arrive; `ready` waits for the last of them, and the ramp counts within `durationMs`.
+   */
+  readonly rampMs?: number;
   /** slow: milliseconds between bytes of the ClientHello, each connection sending one byte per interval. */
   readonly intervalMs?: number;
   /** slow: file with the ClientHello to trickle (it never completes within the attack). */
@@ -109,10 +114,16 @@ if (plan.mode === 'flood') {
   for (let i = 0; i < plan.connections; i++) flood();
   process.stdout.write('ready\n');
 } else {
-  for (let i = 0; i < plan.connections; i++) hold();
+  const rampMs = plan.rampMs ?? 0;
+  let ramped = rampMs === 0;
+  for (let i = 0; i < plan.connections; i++) {
+    if (ramped) hold();
+    else setTimeout(hold, (i * rampMs) / plan.connections);
+  }
+  if (!ramped) setTimeout(() => (ramped = true), rampMs);
   // Ready once as many connections as asked for have connected (the daemon may be evicting some already).
   readyTimer = setInterval(() => {
-    if (connected >= plan.connections) {
+    if (ramped && connected >= plan.connections) {
       clearInterval(readyTimer);
       process.stdout.write('ready\n');
     }

@@ -29,6 +29,7 @@ export function testDaemonOptions(dir: string, overrides: Partial<DaemonOptions>
     maxConnectionsPerSource: 4096,
     maxControlConnections: 64,
     controlCommandsPerSecond: 1000,
+    maxControlLine: 4096,
     shutdownTimeoutMs: 2000,
     statePath: undefined,
     store: undefined,

@@ -1,0 +1,701 @@
+/**
+ * Head-to-head benchmark against ualpn (Debian package uacme): both TLS-ALPN-01 responders on loopback, fed the
+ * same challenges, measured the same way, printed as one Markdown table with each figure also as a ratio to ualpn.
+ * Run with `npm run bench`; see bench/README.md ("Against ualpn") for what each row means and its caveats.
+ *
+ * Every process started here (our daemon, ualpn and its worker, the load clients) is tracked by pid and killed when
+ * the run ends, fails or is interrupted.
+ */
+import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { parseIdentifier } from '../src/challenge/identifier.js';
+import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { sendCommands } from '../src/control/client.js';
+import type { ClientReply, ClientRequest } from './handshake-client.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI_PATH = path.join(REPO_ROOT, 'dist', 'cli.js');
+const CLIENT_PATH = path.join(REPO_ROOT, 'bench', 'handshake-client.ts');
+const UALPN = '/usr/bin/ualpn';
+
+/** Per handshake cell: warm-up (not measured), then the measured window. */
+const WARMUP_MS = 500;
+const MEASURE_MS = 2000;
+const CONCURRENCIES = [1, 32, 256] as const;
+const NAME_COUNTS = [4, 1000] as const;
+const VERSIONS = ['TLSv1.3', 'TLSv1.2'] as const;
+/** Load-client processes at most (a cell with fewer clients uses one process per client). */
+const MAX_CLIENT_PROCESSES = Math.max(2, Math.min(4, 2 * os.availableParallelism()));
+const SINGLE_DEPLOYS = 200;
+const BURST_DEPLOYS = 1000;
+/** Deploy commands in flight during the burst, each on its own control connection (ualpn takes one per connection). */
+const BURST_IN_FLIGHT = 32;
+const STARTUP_RUNS = 3;
+const IDLE_CONNECTIONS = 10_000;
+/** Raised limits of our daemon for the idle-connection row (defaults: 4096, 64 per source, 10 s hello timeout). */
+const MANY_CONNECTION_FLAGS = ['--max-connections', '20000', '--max-connections-per-source', '20000', '--hello-timeout', '120'];
+/** Our default of 64 connections per source would refuse most of the 256-client cells, all from 127.0.0.1. */
+const HANDSHAKE_FLAGS = ['--max-connections-per-source', '1024'];
+/** No row may wait on a peer longer than this. */
+const STEP_TIMEOUT_MS = 60_000;
+
+type Version = (typeof VERSIONS)[number];
+type ServerKind = 'ours' | 'ualpn';
+const SERVER_KINDS: readonly ServerKind[] = ['ours', 'ualpn'];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: synchronous, by pid, so it also runs from 'exit' and from a signal handler.
+
+const tracked = new Set<ChildProcess>();
+const extraPids = new Set<number>();
+const tempDirs = new Set<string>();
+
+function killTracked(): void {
+  for (const child of tracked) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  for (const pid of extraPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', killTracked);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers and the load clients\n`);
+    killTracked();
+    process.exit(128 + os.constants.signals[signal]);
+  });
+}
+
+function track(child: ChildProcess): ChildProcess {
+  tracked.add(child);
+  child.once('exit', () => tracked.delete(child));
+  return child;
+}
+
+async function stopChild(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// /proc
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+function readStat(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function statFields(stat: string): string[] {
+  // The command name (field 2) may hold spaces and parentheses, so fields are counted after its closing one.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** `pid` and all its descendants. */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat !== undefined) parents.set(Number(entry), Number(statFields(stat)[1]));
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [child, parent] of parents) if (parent === tree[i]) tree.push(child);
+  }
+  return tree;
+}
+
+/** Utime + stime of the tree, seconds. */
+function cpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readStat(pid);
+    if (stat === undefined) continue;
+    const fields = statFields(stat);
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+/** VmRSS of the tree, bytes (shared pages of a forked worker count once per process). */
+function rssBytes(pids: readonly number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      kib += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib * 1024;
+}
+
+function openFileLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  return Number(line?.split(/\s{2,}/)[1] ?? 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function digestOf(name: string): Buffer {
+  return createHash('sha256').update(`${name}.bench-key-authorization`).digest();
+}
+
+function b64(name: string): string {
+  return digestOf(name).toString('base64url');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+async function withTimeout<T>(what: string, promise: Promise<T>, ms = STEP_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One `acme-tls/1` handshake; resolves with the leaf certificate, or undefined when it fails. */
+function handshake(port: number, servername: string, version: Version = 'TLSv1.3'): Promise<tls.PeerCertificate | undefined> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername,
+      ALPNProtocols: ['acme-tls/1'],
+      minVersion: version,
+      maxVersion: version,
+      rejectUnauthorized: false,
+    });
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.once('secureConnect', () => {
+      const cert = socket.alpnProtocol === 'acme-tls/1' ? socket.getPeerCertificate() : undefined;
+      socket.destroy();
+      resolve(cert);
+    });
+    socket.once('error', () => resolve(undefined));
+    socket.once('close', () => resolve(undefined));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The two servers
+
+interface Server {
+  readonly kind: ServerKind;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** The server's processes (ualpn: the master and its worker). */
+  pids(): number[];
+  /** Deploys (ours: `deploy`, ualpn: `auth`) on a control connection of its own; rejects unless the answer is OK. */
+  deploy(name: string): Promise<void>;
+  clean(name: string): Promise<void>;
+  output(): string;
+}
+
+/** The dummy backend both servers pass other connections to: accepts and closes. */
+let backendPort = 0;
+
+/** One line to ualpn's control socket, which answers one command per connection. */
+function ualpnCommand(socketPath: string, line: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = net.connect(socketPath);
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`ualpn: no answer to ${line.split(' ')[0]} within ${timeoutMs} ms`));
+    });
+    socket.once('connect', () => socket.write(`${line}\n`));
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString();
+      if (answer.includes('\n')) {
+        socket.destroy();
+        resolve(answer.trim());
+      }
+    });
+    socket.once('error', reject);
+    socket.once('close', () => reject(new Error(`ualpn closed the control connection: ${JSON.stringify(answer)}`)));
+  });
+}
+
+function spawnServer(kind: ServerKind, dir: string, port: number, extraFlags: readonly string[]): Server {
+  let output = '';
+  const control = path.join(dir, kind === 'ours' ? 'c.sock' : 'u.sock');
+  const child =
+    kind === 'ours'
+      ? spawn(
+          process.execPath,
+          [CLI_PATH, 'serve', '--listen', `127.0.0.1:${port}`, '--control', control, '--log-level', 'warn', '--backend', `127.0.0.1:${backendPort}`, ...extraFlags],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        )
+      : spawn(
+          UALPN,
+          ['-b', `127.0.0.1@${port}`, '-c', `127.0.0.1@${backendPort}`, '-n', '1', '-m', '2000', '-s', control, '-p', path.join(dir, 'u.pid'), ...extraFlags],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+  track(child);
+  const append = (chunk: Buffer): void => {
+    if (output.length < 64 * 1024) output += chunk.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${kind} did not start`);
+  const pids = (): number[] => {
+    const tree = processTree(pid);
+    for (const p of tree) if (p !== pid) extraPids.add(p);
+    return tree;
+  };
+  const expectOk = (what: string, answer: string): void => {
+    if (!answer.startsWith('OK')) throw new Error(`${kind} ${what}: ${answer}`);
+  };
+  if (kind === 'ours') {
+    const command = async (line: string): Promise<void> => {
+      const [reply] = await sendCommands(control, [line], 10_000);
+      expectOk(line.split(' ')[0] ?? '', reply?.final.ok ? `OK ${reply.final.text}` : JSON.stringify(reply?.final));
+    };
+    return {
+      kind, port, child, pids, output: () => output,
+      deploy: (name) => command(`deploy ${name} ${b64(name)}`),
+      clean: (name) => command(`clean ${name}`),
+    };
+  }
+  return {
+    kind, port, child, pids, output: () => output,
+    deploy: async (name) => expectOk('auth', await ualpnCommand(control, `auth ${name} ${b64(name)}`)),
+    clean: async (name) => expectOk('unauth', await ualpnCommand(control, `unauth ${name}`)),
+  };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const workers = server.pids().filter((pid) => pid !== server.child.pid);
+  await stopChild(server.child);
+  for (const pid of workers) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // exited with its master
+    }
+    extraPids.delete(pid);
+  }
+}
+
+/** Retries `attempt` every 2 ms until it resolves truthy; rejects when the server exits or after `timeoutMs`. */
+async function until<T>(server: Server, what: string, attempt: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`${server.kind} exited (${server.child.exitCode ?? server.child.signalCode}) while waiting for ${what}\n${server.output()}`);
+    }
+    const result = await attempt().catch(() => undefined);
+    if (result !== undefined && result !== null && result !== false) return result;
+    await sleep(2);
+  }
+  throw new Error(`${server.kind}: ${what} not reached within ${timeoutMs} ms\n${server.output()}`);
+}
+
+/**
+ * Spawns a server and returns it with the time from spawn to its first served `acme-tls/1` handshake: a deploy is
+ * retried until the control socket answers OK, then a handshake until it succeeds.
+ */
+async function startServer(kind: ServerKind, extraFlags: readonly string[] = []): Promise<{ server: Server; startupMs: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `ar-bench-${kind}-`));
+  tempDirs.add(dir);
+  const port = await freePort();
+  const started = performance.now();
+  const server = spawnServer(kind, dir, port, extraFlags);
+  const first = 'startup.bench.test';
+  await until(server, 'the first deploy', async () => {
+    await server.deploy(first);
+    return true;
+  });
+  await until(server, 'the first handshake', () => handshake(port, first));
+  const startupMs = performance.now() - started;
+  await server.clean(first);
+  return { server, startupMs };
+}
+
+/** Checks one handshake per TLS version the way the CA would; returns a description of the certificate served. */
+async function verifyServer(server: Server, name: string): Promise<string> {
+  let description = '';
+  for (const version of VERSIONS) {
+    const cert = await handshake(server.port, name, version);
+    if (cert === undefined) throw new Error(`${server.kind}: no ${version} acme-tls/1 handshake for ${name}`);
+    const check = await checkChallengeCertificate(new Uint8Array(cert.raw), parseIdentifier(name), new Uint8Array(digestOf(name)));
+    if (!check.ok) throw new Error(`${server.kind} (${version}) serves a certificate the CA would refuse: ${check.problem} ${check.detail ?? ''}`);
+    const key = new (await import('node:crypto')).X509Certificate(cert.raw).publicKey;
+    const details = key.asymmetricKeyDetails;
+    description = `${key.asymmetricKeyType ?? '?'} ${details?.namedCurve ?? (details?.modulusLength ? `${details.modulusLength} bits` : '')}`.trim();
+  }
+  return description;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Load clients
+
+interface Client {
+  readonly child: ChildProcess;
+  request<T extends ClientReply['type']>(message: ClientRequest, replyType: T, timeoutMs?: number): Promise<Extract<ClientReply, { type: T }>>;
+}
+
+async function startClients(count: number): Promise<Client[]> {
+  const clients: Client[] = [];
+  for (let i = 0; i < count; i++) {
+    const child = track(
+      fork(CLIENT_PATH, [], { execArgv: ['--import', '@tapjs/typescript/import'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: REPO_ROOT }),
+    );
+    const waiting = new Map<string, (reply: ClientReply) => void>();
+    child.on('message', (reply: ClientReply) => {
+      const resolve = waiting.get(reply.type);
+      waiting.delete(reply.type);
+      resolve?.(reply);
+    });
+    const request = <T extends ClientReply['type']>(message: ClientRequest | undefined, replyType: T, timeoutMs = STEP_TIMEOUT_MS) =>
+      withTimeout(
+        `load client ${replyType}`,
+        new Promise<Extract<ClientReply, { type: T }>>((resolve) => {
+          waiting.set(replyType, resolve as (reply: ClientReply) => void);
+          if (message !== undefined) child.send(message);
+        }),
+        timeoutMs,
+      );
+    clients.push({ child, request });
+    await request(undefined, 'ready', 30_000);
+  }
+  return clients;
+}
+
+/** Splits `total` as evenly as possible over `parts`. */
+function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}
+
+interface Cell {
+  handshakes: number;
+  failures: number;
+  firstError?: string;
+  seconds: number;
+  serverCpu: number;
+  clientCpu: number;
+  latenciesMs: number[];
+}
+
+async function handshakeCell(clients: Client[], server: Server, names: readonly string[], concurrency: number, version: Version): Promise<Cell> {
+  const used = clients.slice(0, Math.min(concurrency, clients.length));
+  const shares = split(concurrency, used.length);
+  await Promise.all(used.map((c, i) => c.request({ type: 'load', port: server.port, names, concurrency: shares[i] ?? 0, version }, 'loading')));
+  await sleep(WARMUP_MS);
+  const pids = server.pids();
+  const cpuBefore = cpuSeconds(pids);
+  const started = performance.now();
+  await Promise.all(used.map((c) => c.request({ type: 'measure' }, 'measuring')));
+  await sleep(MEASURE_MS);
+  const cpuAfter = cpuSeconds(pids);
+  const seconds = (performance.now() - started) / 1000;
+  const results = await Promise.all(used.map((c) => c.request({ type: 'stop' }, 'stopped')));
+  return {
+    handshakes: results.reduce((sum, r) => sum + r.handshakes, 0),
+    failures: results.reduce((sum, r) => sum + r.failures, 0),
+    firstError: results.find((r) => r.firstError !== undefined)?.firstError,
+    seconds,
+    serverCpu: cpuAfter - cpuBefore,
+    clientCpu: results.reduce((sum, r) => sum + r.cpuUs, 0) / 1e6,
+    latenciesMs: results.flatMap((r) => r.latenciesMs),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deploy rows
+
+interface DeployResult {
+  singleMs: number[];
+  burstOkMs: number;
+  burstServedMs: number;
+  /** Handshakes attempted right after OK that failed and had to be retried. */
+  notServedAtOk: number;
+}
+
+async function measureDeploys(server: Server, burstNames: readonly string[]): Promise<DeployResult> {
+  const singleMs: number[] = [];
+  const singles = Array.from({ length: SINGLE_DEPLOYS }, (_, i) => `single-${i}.bench.test`);
+  for (const name of singles) {
+    const started = performance.now();
+    await server.deploy(name);
+    singleMs.push(performance.now() - started);
+  }
+  for (const name of singles) await server.clean(name);
+
+  // The burst: BURST_IN_FLIGHT deploys at a time; a name is checked with a handshake as soon as it is OK (retried
+  // every 2 ms until it is served), and the row ends when every name has been served.
+  let next = 0;
+  let okAt = 0;
+  let notServedAtOk = 0;
+  const started = performance.now();
+  const lane = async (): Promise<void> => {
+    for (let i = next++; i < burstNames.length; i = next++) {
+      const name = burstNames[i] ?? '';
+      await server.deploy(name);
+      okAt = Math.max(okAt, performance.now());
+      for (let attempt = 0; ; attempt++) {
+        if (await handshake(server.port, name)) break;
+        if (attempt === 0) notServedAtOk++;
+        if (attempt > 1000) throw new Error(`${server.kind}: ${name} deployed but never served`);
+        await sleep(2);
+      }
+    }
+  };
+  await withTimeout(`${server.kind} burst deploy`, Promise.all(Array.from({ length: BURST_IN_FLIGHT }, lane)));
+  return { singleMs, burstOkMs: okAt - started, burstServedMs: performance.now() - started, notServedAtOk };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Idle connections
+
+interface IdleResult {
+  rssBefore: number;
+  rssAfter: number;
+  opened: number;
+  stillOpen: number;
+}
+
+async function measureIdleConnections(clients: Client[], server: Server): Promise<IdleResult> {
+  const pids = server.pids();
+  await sleep(500);
+  const rssBefore = rssBytes(pids);
+  const shares = split(IDLE_CONNECTIONS, clients.length);
+  const held = await Promise.all(clients.map((c, i) => c.request({ type: 'hold', port: server.port, count: shares[i] ?? 0 }, 'held')));
+  // Let the server accept and settle everything before reading its memory.
+  await sleep(1500);
+  const rssAfter = rssBytes(server.pids());
+  const counted = await Promise.all(clients.map((c) => c.request({ type: 'count' }, 'counted')));
+  await Promise.all(clients.map((c) => c.request({ type: 'release' }, 'released')));
+  return {
+    rssBefore,
+    rssAfter,
+    opened: held.reduce((sum, h) => sum + h.open, 0),
+    stillOpen: counted.reduce((sum, c) => sum + c.open, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Table
+
+const fmt = (value: number, digits: number): string =>
+  Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—';
+const ratio = (ours: number, theirs: number): string => (theirs > 0 && Number.isFinite(ours) && Number.isFinite(theirs) ? `${fmt(ours / theirs, 2)}×` : '—');
+const mib = (bytes: number): string => `${fmt(bytes / 1024 / 1024, 1)} MiB`;
+
+type Row = [label: string, ours: string, ualpn: string, ratio: string];
+const rows: Row[] = [];
+const notes: string[] = [];
+
+function compare(label: string, values: Record<ServerKind, number>, format: (v: number) => string): void {
+  rows.push([label, format(values.ours), format(values.ualpn), ratio(values.ours, values.ualpn)]);
+}
+
+function notMeasured(label: string, reason: string): void {
+  rows.push([label, 'not measured', 'not measured', `— (${reason})`]);
+}
+
+function printTable(): void {
+  const lines = ['| metric | alpn-responder | ualpn | alpn-responder / ualpn |', '| --- | ---: | ---: | ---: |'];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  process.stdout.write(`${lines.join('\n')}\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (!existsSync(CLI_PATH)) throw new Error('dist/cli.js is missing: run `npm run build` first (npm run bench does)');
+  if (!existsSync(UALPN)) throw new Error(`${UALPN} is missing: apt-get install -y uacme`);
+  const loadAtStart = os.loadavg()[0] ?? 0;
+  const runStarted = performance.now();
+  const backend = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  const backendAddress = backend.address();
+  backendPort = typeof backendAddress === 'object' && backendAddress !== null ? backendAddress.port : 0;
+  const clients = await startClients(MAX_CLIENT_PROCESSES);
+  const log = (message: string): void => void process.stderr.write(`[${((performance.now() - runStarted) / 1000).toFixed(0)} s] ${message}\n`);
+
+  // Start-up: spawn → first served handshake, a few fresh spawns of each.
+  const startup: Record<ServerKind, number[]> = { ours: [], ualpn: [] };
+  for (let run = 0; run < STARTUP_RUNS; run++) {
+    for (const kind of SERVER_KINDS) {
+      const { server, startupMs } = await startServer(kind);
+      startup[kind].push(startupMs);
+      await stopServer(server);
+    }
+  }
+  log(`start-up: ours ${startup.ours.map((v) => v.toFixed(0)).join(', ')} ms; ualpn ${startup.ualpn.map((v) => v.toFixed(0)).join(', ')} ms`);
+
+  // The servers of the handshake and deploy rows.
+  const servers = {} as Record<ServerKind, Server>;
+  for (const kind of SERVER_KINDS) servers[kind] = (await startServer(kind, kind === 'ours' ? HANDSHAKE_FLAGS : [])).server;
+  await sleep(500);
+  const rssIdle = { ours: rssBytes(servers.ours.pids()), ualpn: rssBytes(servers.ualpn.pids()) };
+
+  const cells = new Map<string, Record<ServerKind, Cell>>();
+  const keyType: Partial<Record<ServerKind, string>> = {};
+  const deploys = {} as Record<ServerKind, DeployResult>;
+  const rssLoaded = {} as Record<ServerKind, number>;
+  const fourNames = Array.from({ length: 4 }, (_, i) => `four-${i}.bench.test`);
+  const burstNames = Array.from({ length: BURST_DEPLOYS }, (_, i) => `name-${i}.bench.test`);
+  for (const count of NAME_COUNTS) {
+    let names: readonly string[];
+    if (count === 4) {
+      for (const kind of SERVER_KINDS) for (const name of fourNames) await servers[kind].deploy(name);
+      names = fourNames;
+    } else {
+      // Deploy rows: 200 one at a time (then cleaned), then the 1,000 names of the 1,000-name cells as a burst.
+      for (const kind of SERVER_KINDS) {
+        for (const name of fourNames) await servers[kind].clean(name);
+        deploys[kind] = await measureDeploys(servers[kind], burstNames);
+        await sleep(500);
+        rssLoaded[kind] = rssBytes(servers[kind].pids());
+      }
+      log('deploy rows done');
+      names = burstNames;
+    }
+    for (const kind of SERVER_KINDS) keyType[kind] = await verifyServer(servers[kind], names[0] ?? '');
+    for (const version of VERSIONS) {
+      for (const concurrency of CONCURRENCIES) {
+        const pair = {} as Record<ServerKind, Cell>;
+        for (const kind of SERVER_KINDS) pair[kind] = await handshakeCell(clients, servers[kind], names, concurrency, version);
+        cells.set(`${version}|${count}|${concurrency}`, pair);
+        log(`${version}, ${count} names, ${concurrency} client(s): ${SERVER_KINDS.map((k) => `${k} ${fmt(pair[k].handshakes / pair[k].seconds, 0)}/s`).join(', ')}`);
+      }
+    }
+  }
+  for (const kind of SERVER_KINDS) await stopServer(servers[kind]);
+
+  // Idle connections, on fresh servers with the connection limits raised.
+  let idle: Record<ServerKind, IdleResult> | undefined;
+  let idleSkipped: string | undefined;
+  const limit = openFileLimit();
+  if (limit < IDLE_CONNECTIONS + 1000) {
+    idleSkipped = `open-file limit ${limit} < ${IDLE_CONNECTIONS + 1000}`;
+  } else {
+    idle = {} as Record<ServerKind, IdleResult>;
+    for (const kind of SERVER_KINDS) {
+      const { server } = await startServer(kind, kind === 'ours' ? MANY_CONNECTION_FLAGS : []);
+      try {
+        idle[kind] = await measureIdleConnections(clients, server);
+      } finally {
+        await stopServer(server);
+      }
+    }
+    log('idle-connection rows done');
+  }
+  backend.close();
+  await Promise.all(clients.map((c) => stopChild(c.child)));
+
+  // Rows.
+  const per = (f: (cell: Cell) => number) => (pair: Record<ServerKind, Cell>): Record<ServerKind, number> => ({ ours: f(pair.ours), ualpn: f(pair.ualpn) });
+  let failures = 0;
+  for (const [key, pair] of cells) {
+    const [version, count, concurrency] = key.split('|');
+    const label = `${version === 'TLSv1.3' ? 'TLS 1.3' : 'TLS 1.2'}, ${count === '1000' ? '1,000' : count} names, ${concurrency} client${concurrency === '1' ? '' : 's'}`;
+    compare(`${label}: handshakes/s`, per((c) => c.handshakes / c.seconds)(pair), (v) => fmt(v, 0));
+    compare(`${label}: server CPU per handshake`, per((c) => (c.serverCpu / Math.max(1, c.handshakes)) * 1e6)(pair), (v) => `${fmt(v, 0)} µs`);
+    const p50 = per((c) => percentile(c.latenciesMs, 0.5))(pair);
+    const p99 = per((c) => percentile(c.latenciesMs, 0.99))(pair);
+    rows.push([`${label}: latency p50 / p99`, `${fmt(p50.ours, 2)} / ${fmt(p99.ours, 2)} ms`, `${fmt(p50.ualpn, 2)} / ${fmt(p99.ualpn, 2)} ms`, `${ratio(p50.ours, p50.ualpn)} / ${ratio(p99.ours, p99.ualpn)}`]);
+    const cores = os.availableParallelism();
+    const share = (c: Cell, cpu: number): string => `${fmt((cpu / c.seconds / cores) * 100, 0)} %`;
+    rows.push([
+      `${label}: CPU share of the ${cores} cores, server / client`,
+      `${share(pair.ours, pair.ours.serverCpu)} / ${share(pair.ours, pair.ours.clientCpu)}`,
+      `${share(pair.ualpn, pair.ualpn.serverCpu)} / ${share(pair.ualpn, pair.ualpn.clientCpu)}`,
+      '—',
+    ]);
+    for (const kind of SERVER_KINDS) {
+      const cell = pair[kind];
+      failures += cell.failures;
+      if (cell.failures > 0) notes.push(`${kind}, ${label}: ${cell.failures} failed handshake(s), first: ${cell.firstError ?? '?'}`);
+    }
+  }
+  compare(`deploy one at a time (${SINGLE_DEPLOYS}), send → OK: p50`, { ours: percentile(deploys.ours.singleMs, 0.5), ualpn: percentile(deploys.ualpn.singleMs, 0.5) }, (v) => `${fmt(v, 2)} ms`);
+  compare(`deploy one at a time (${SINGLE_DEPLOYS}), send → OK: p99`, { ours: percentile(deploys.ours.singleMs, 0.99), ualpn: percentile(deploys.ualpn.singleMs, 0.99) }, (v) => `${fmt(v, 2)} ms`);
+  compare(`${fmt(BURST_DEPLOYS, 0)} deploys, ${BURST_IN_FLIGHT} in flight: all OK after`, { ours: deploys.ours.burstOkMs, ualpn: deploys.ualpn.burstOkMs }, (v) => `${fmt(v, 0)} ms`);
+  compare(`same: all ${fmt(BURST_DEPLOYS, 0)} served (a handshake succeeded for each) after`, { ours: deploys.ours.burstServedMs, ualpn: deploys.ualpn.burstServedMs }, (v) => `${fmt(v, 0)} ms`);
+  compare('same: names whose first handshake right after OK failed', { ours: deploys.ours.notServedAtOk, ualpn: deploys.ualpn.notServedAtOk }, (v) => fmt(v, 0));
+  compare(`start-up: spawn → first served handshake (median of ${STARTUP_RUNS})`, { ours: percentile(startup.ours, 0.5), ualpn: percentile(startup.ualpn, 0.5) }, (v) => `${fmt(v, 0)} ms`);
+  compare('RSS idle (no challenge)', rssIdle, mib);
+  compare(`RSS with ${fmt(BURST_DEPLOYS, 0)} challenges`, rssLoaded, mib);
+  if (idle === undefined) {
+    notMeasured(`RSS with ${fmt(IDLE_CONNECTIONS, 0)} idle TCP connections`, idleSkipped ?? '');
+  } else {
+    const i = idle;
+    compare(`RSS with ${fmt(IDLE_CONNECTIONS, 0)} idle TCP connections (fresh server; ours with ${MANY_CONNECTION_FLAGS.join(' ')})`, { ours: i.ours.rssAfter, ualpn: i.ualpn.rssAfter }, mib);
+    compare('same: bytes per connection (RSS delta / 10,000)', { ours: (i.ours.rssAfter - i.ours.rssBefore) / IDLE_CONNECTIONS, ualpn: (i.ualpn.rssAfter - i.ualpn.rssBefore) / IDLE_CONNECTIONS }, (v) => fmt(v, 0));
+    rows.push(['same: connections opened / still open when RSS was read', `${fmt(i.ours.opened, 0)} / ${fmt(i.ours.stillOpen, 0)}`, `${fmt(i.ualpn.opened, 0)} / ${fmt(i.ualpn.stillOpen, 0)}`, '—']);
+  }
+
+  const versionRun = spawnSync(UALPN, ['-V'], { encoding: 'utf8' });
+  const ualpnVersion = /version (\S+)/.exec(`${versionRun.stdout}${versionRun.stderr}`)?.[1];
+  notes.push(
+    `Handshake cells: ${WARMUP_MS} ms warm-up + ${MEASURE_MS} ms measured; full handshakes (no session reuse), ALPN acme-tls/1, SNI drawn at random among the deployed names; ` +
+      `load from up to ${MAX_CLIENT_PROCESSES} node client processes; latency = tls.connect → 'secureConnect'. Ours ran with ${HANDSHAKE_FLAGS.join(' ')} ` +
+      `(the default 64 per source would refuse the 256-client cells, all from 127.0.0.1); ualpn with -n 1 (one worker), CPU and RSS summed over its master and worker.`,
+    `Certificate keys served: alpn-responder ${keyType.ours ?? '?'}, ualpn ${keyType.ualpn ?? '?'}; both checked with checkChallengeCertificate (TLS 1.2 and 1.3) before measuring.`,
+    `Passthrough (non-acme-tls/1 connections relayed to a backend) is not repeated here: see \`npm run bench:passthrough\`.`,
+    `${os.availableParallelism()} CPU(s) ${os.cpus()[0]?.model ?? ''}, shared by the clients and the server; ualpn ${ualpnVersion ?? '?'}; node ${process.version}; ` +
+      `loopback only; load average (1 min) ${loadAtStart.toFixed(2)} at start, ${(os.loadavg()[0] ?? 0).toFixed(2)} at end; run took ${fmt((performance.now() - runStarted) / 1000, 0)} s.`,
+  );
+  if (failures > 0) notes.push(`warning: ${failures} failed handshake(s) in the measured windows (see above).`);
+  printTable();
+}
+
+try {
+  await main();
+} catch (error) {
+  process.exitCode = 1;
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+} finally {
+  killTracked();
+}
+process.exit();
