@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { AlpnResponderError } from '../../src/errors.js';
+import { codeOf as outcomeCode, messageOf as outcomeMessage } from '../helpers/outcome.js';
 import { digestToHex, parseAuthorization } from '../../src/challenge/authorization.js';
 
 // A key authorization in RFC 8555 §8.1 shape. Its digest was computed outside this code with
@@ -11,24 +12,8 @@ const DIGEST_HEX = '94233b719c905dc5472b69e75b78e3021353dc5be6d7c50dfa45996649ca
 const DEHYDRATED = '94:23:3b:71:9c:90:5d:c5:47:2b:69:e7:5b:78:e3:02:13:53:dc:5b:e6:d7:c5:0d:fa:45:99:66:49:ca:a1:83';
 const BASE64URL = 'lCM7cZyQXcVHK2nnW3jjAhNT3Fvm18UN-kWZZknKoYM';
 
-function codeOf(input: string): string {
-  try {
-    parseAuthorization(input);
-    return 'accepted';
-  } catch (error) {
-    if (!(error instanceof AlpnResponderError)) throw error;
-    return error.code;
-  }
-}
-
-function messageOf(input: string): string {
-  try {
-    parseAuthorization(input);
-    return 'accepted';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+const codeOf = (input: string): string => outcomeCode(() => parseAuthorization(input));
+const messageOf = (input: string): string => outcomeMessage(() => parseAuthorization(input));
 
 t.test('the known vector is what node:crypto says too', async (t) => {
   t.equal(createHash('sha256').update(KEY_AUTHORIZATION).digest('hex'), DIGEST_HEX);

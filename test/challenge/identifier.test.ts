@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import net from 'node:net';
 import { AlpnResponderError } from '../../src/errors.js';
+import { codeOf as outcomeCode, messageOf as outcomeMessage } from '../helpers/outcome.js';
 import {
   formatIdentifier,
   formatIpAddress,
@@ -13,24 +14,8 @@ import {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function codeOf(input: string): string {
-  try {
-    parseIdentifier(input);
-    return 'accepted';
-  } catch (error) {
-    if (!(error instanceof AlpnResponderError)) throw error;
-    return error.code;
-  }
-}
-
-function messageOf(input: string): string {
-  try {
-    parseIdentifier(input);
-    return 'accepted';
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
+const codeOf = (input: string): string => outcomeCode(() => parseIdentifier(input));
+const messageOf = (input: string): string => outcomeMessage(() => parseIdentifier(input));
 
 /** A plain-object view, easier to compare. */
 function view(id: Identifier): Record<string, string> {
