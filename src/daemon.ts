@@ -129,11 +129,14 @@ export class Daemon {
     });
     // Nothing is served until every socket is open and, with --user, root is given up.
     const gate = new StartGate();
-    const onConnection = (socket: Socket): void =>
+    const onConnection = (socket: Socket): void => {
+      // Node reads an accepted socket at once: a reset while the gate is still closed must not go unhandled.
+      socket.on('error', () => undefined);
       void gate.through(
         () => connections.handle(socket),
         () => void socket.destroy(),
       );
+    };
     let listeners: Listeners | undefined;
     let control: ControlServer | undefined;
     let daemon: Daemon | undefined;

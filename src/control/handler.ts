@@ -38,6 +38,9 @@ async function deploy(context: CommandContext, identifierText: string, authoriza
   const challenge = await context.store.put(identifier, digest, ttlSeconds);
   try {
     await context.cache.whenReady(identifier.sni, digest);
+    if (context.store.get(identifier.sni) !== challenge) {
+      throw new AlpnResponderError('ERR_CERTIFICATE', `the challenge for ${identifier.sni} was cleaned or replaced while its certificate was being built`);
+    }
   } catch (error) {
     // An entry that can never be served must not linger and look deployed in `list`.
     if (context.store.get(identifier.sni) === challenge) await context.store.delete(identifier.sni);

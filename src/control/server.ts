@@ -169,8 +169,15 @@ export class ControlServer {
     let open = true;
     let pending = 0;
     let overflowed = false;
-    const send = (lines: string[]): void => {
-      if (open && socket.writable) socket.write(lines.map((line) => `${line}\n`).join(''));
+    // Resolves once the reply is handed to the kernel, so a client that never reads its replies stops being read
+    // (backpressure) instead of making the daemon queue them without bound.
+    const send = (lines: string[]): Promise<void> | undefined => {
+      if (!open || !socket.writable) return undefined;
+      if (socket.write(lines.map((line) => `${line}\n`).join(''))) return undefined;
+      return new Promise((resolve) => {
+        socket.once('drain', resolve);
+        socket.once('close', resolve);
+      });
     };
     const enqueue = (line: string): void => {
       if (++pending === MAX_PENDING_LINES) socket.pause();
@@ -181,7 +188,7 @@ export class ControlServer {
           // Unref'd: a throttled client must not hold a stopping daemon.
           await new Promise((resolve) => setTimeout(resolve, wait).unref());
         }
-        send(await options.handler(line));
+        await send(await options.handler(line));
         if (--pending === MAX_PENDING_LINES - 1 && !overflowed) socket.resume();
       });
     };

@@ -63,9 +63,11 @@ function endpoint(address: string | undefined, port: number | undefined): string
 
 /** The client as the backend should see it: from the front proxy's header, else from the socket. */
 function clientAddress(socket: net.Socket, proxy: ProxyHeader | undefined): ProxyAddress {
+  // A PROXY header has no room for an IPv6 zone (`fe80::1%eth0`, as Node reports link-local peers): drop it.
+  const unzoned = (address: string | undefined): string => (address ?? '::').replace(/%.*$/, '');
   return (
     proxy?.address ??
-    proxyAddressFromSocket(socket.remoteAddress ?? '::', socket.remotePort ?? 0, socket.localAddress ?? '::', socket.localPort ?? 0)
+    proxyAddressFromSocket(unzoned(socket.remoteAddress), socket.remotePort ?? 0, unzoned(socket.localAddress), socket.localPort ?? 0)
   );
 }
 
@@ -127,7 +129,12 @@ export class ConnectionHandler {
       this.#sockets.delete(socket);
       if (this.#sockets.size === 0) for (const notify of this.#whenEmpty.splice(0)) notify();
     });
-    void this.#run(socket, performance.now());
+    const started = performance.now();
+    this.#run(socket, started).catch((error: unknown) => {
+      // A bug must cost one connection, never the daemon.
+      socket.destroy();
+      options.log.log('error', 'connection', { remote, outcome: 'failed', reason: 'internal-error', error: String(error), ms: (performance.now() - started).toFixed(1) });
+    });
   }
 
   /** Applies new settings (SIGHUP) to connections accepted from now on; open ones keep theirs. */
