@@ -50,6 +50,8 @@ export type ClientReply =
 const MAX_LIFETIME_MS = 10 * 60_000;
 /** Pause after a failed connection, so a refusing server does not turn the loop into a busy spin. */
 const FAILURE_PAUSE_MS = 10;
+/** How long a client waits for the server to close after the handshake before closing itself. */
+const CLOSE_WAIT_MS = 2000;
 
 const send = (reply: ClientReply): void => {
   process.send?.(reply);
@@ -75,19 +77,26 @@ function handshakeLoop(request: Extract<ClientRequest, { type: 'load' }>): void 
   const countedFrom = measuring;
   inFlight++;
   let settled = false;
-  const finish = (ok: boolean, error?: string): void => {
+  let handshakeMs: number | undefined;
+  let problem: string | undefined;
+  // Both servers close the connection once the handshake is done. Waiting for that close (rather than closing
+  // first) leaves the TIME_WAIT state on the server's side of each connection, so that the client's ephemeral ports
+  // are not used up by tens of thousands of TIME_WAIT entries, whose reuse on loopback ends in resets.
+  const closeGuard = setTimeout(() => socket.destroy(), CLOSE_WAIT_MS);
+  const finish = (): void => {
     if (settled) return;
     settled = true;
+    clearTimeout(closeGuard);
     inFlight--;
-    socket.destroy();
+    const ok = handshakeMs !== undefined;
     // Counted only when it both started and ended inside the measured window.
     if (countedFrom && measuring) {
       if (ok) {
         handshakes++;
-        latencies.push(performance.now() - started);
+        latencies.push(handshakeMs ?? 0);
       } else {
         failures++;
-        firstError ??= error;
+        firstError ??= problem ?? `closed before the handshake (${servername})`;
       }
     }
     if (ok) handshakeLoop(request);
@@ -102,11 +111,18 @@ function handshakeLoop(request: Extract<ClientRequest, { type: 'load' }>): void 
     maxVersion: request.version,
     rejectUnauthorized: false,
   });
-  socket.once('secureConnect', () =>
-    socket.alpnProtocol === 'acme-tls/1' ? finish(true) : finish(false, `ALPN ${String(socket.alpnProtocol)} for ${servername}`),
-  );
-  socket.once('error', (error: NodeJS.ErrnoException) => finish(false, `${error.code ?? ''} ${error.message}`));
-  socket.once('close', () => finish(false, `closed before the handshake (${servername})`));
+  socket.once('secureConnect', () => {
+    if (socket.alpnProtocol === 'acme-tls/1') handshakeMs = performance.now() - started;
+    else {
+      problem = `ALPN ${String(socket.alpnProtocol)} for ${servername}`;
+      socket.destroy();
+    }
+  });
+  socket.on('error', (error: NodeJS.ErrnoException) => {
+    // A reset after a completed handshake still counts as a handshake.
+    if (handshakeMs === undefined) problem ??= `${error.code ?? ''} ${error.message}`;
+  });
+  socket.once('close', finish);
 }
 
 let held: net.Socket[] = [];

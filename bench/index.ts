@@ -7,7 +7,7 @@
  * the run ends, fails or is interrupted.
  */
 import { execFileSync, fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -42,6 +42,11 @@ const STARTUP_RUNS = 3;
 const IDLE_CONNECTIONS = 10_000;
 /** Raised limits of our daemon for the idle-connection row (defaults: 4096, 64 per source, 10 s hello timeout). */
 const MANY_CONNECTION_FLAGS = ['--max-connections', '20000', '--max-connections-per-source', '20000', '--hello-timeout', '120'];
+/**
+ * ualpn for the idle-connection row: each worker takes about 4,000 connections at most ("all workers busy" past
+ * that, not configurable), so 10,000 need three workers.
+ */
+const UALPN_MANY_CONNECTION_FLAGS = ['-n', '3'];
 /** Our default of 64 connections per source would refuse most of the 256-client cells, all from 127.0.0.1. */
 const HANDSHAKE_FLAGS = ['--max-connections-per-source', '1024'];
 /** No row may wait on a peer longer than this. */
@@ -235,6 +240,8 @@ interface Server {
   deploy(name: string): Promise<void>;
   clean(name: string): Promise<void>;
   output(): string;
+  /** Lines the server wrote to stdout/stderr (run at warn level / without -v: warnings and errors), and the first. */
+  logged(): { count: number; first?: string };
 }
 
 /** The dummy backend both servers pass other connections to: accepts and closes. */
@@ -264,6 +271,8 @@ function ualpnCommand(socketPath: string, line: string, timeoutMs = 10_000): Pro
 
 function spawnServer(kind: ServerKind, dir: string, port: number, extraFlags: readonly string[]): Server {
   let output = '';
+  let loggedLines = 0;
+  let firstLine: string | undefined;
   const control = path.join(dir, kind === 'ours' ? 'c.sock' : 'u.sock');
   const child =
     kind === 'ours'
@@ -274,13 +283,20 @@ function spawnServer(kind: ServerKind, dir: string, port: number, extraFlags: re
         )
       : spawn(
           UALPN,
-          ['-b', `127.0.0.1@${port}`, '-c', `127.0.0.1@${backendPort}`, '-n', '1', '-m', '2000', '-s', control, '-p', path.join(dir, 'u.pid'), ...extraFlags],
+          ['-b', `127.0.0.1@${port}`, '-c', `127.0.0.1@${backendPort}`, ...(extraFlags.includes('-n') ? [] : ['-n', '1']), '-m', '2000', '-s', control, '-p', path.join(dir, 'u.pid'), ...extraFlags],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
   track(child);
   const append = (chunk: Buffer): void => {
-    if (output.length < 64 * 1024) output += chunk.toString();
+    const text = chunk.toString();
+    if (output.length < 64 * 1024) output += text;
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      loggedLines++;
+      firstLine ??= line.trim();
+    }
   };
+  const logged = (): { count: number; first?: string } => ({ count: loggedLines, first: firstLine });
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
   const pid = child.pid;
@@ -299,13 +315,13 @@ function spawnServer(kind: ServerKind, dir: string, port: number, extraFlags: re
       expectOk(line.split(' ')[0] ?? '', reply?.final.ok ? `OK ${reply.final.text}` : JSON.stringify(reply?.final));
     };
     return {
-      kind, port, child, pids, output: () => output,
+      kind, port, child, pids, logged, output: () => output,
       deploy: (name) => command(`deploy ${name} ${b64(name)}`),
       clean: (name) => command(`clean ${name}`),
     };
   }
   return {
-    kind, port, child, pids, output: () => output,
+    kind, port, child, pids, logged, output: () => output,
     deploy: async (name) => expectOk('auth', await ualpnCommand(control, `auth ${name} ${b64(name)}`)),
     clean: async (name) => expectOk('unauth', await ualpnCommand(control, `unauth ${name}`)),
   };
@@ -367,7 +383,7 @@ async function verifyServer(server: Server, name: string): Promise<string> {
     if (cert === undefined) throw new Error(`${server.kind}: no ${version} acme-tls/1 handshake for ${name}`);
     const check = await checkChallengeCertificate(new Uint8Array(cert.raw), parseIdentifier(name), new Uint8Array(digestOf(name)));
     if (!check.ok) throw new Error(`${server.kind} (${version}) serves a certificate the CA would refuse: ${check.problem} ${check.detail ?? ''}`);
-    const key = new (await import('node:crypto')).X509Certificate(cert.raw).publicKey;
+    const key = new X509Certificate(cert.raw).publicKey;
     const details = key.asymmetricKeyDetails;
     description = `${key.asymmetricKeyType ?? '?'} ${details?.namedCurve ?? (details?.modulusLength ? `${details.modulusLength} bits` : '')}`.trim();
   }
@@ -562,12 +578,30 @@ async function main(): Promise<void> {
   const log = (message: string): void => void process.stderr.write(`[${((performance.now() - runStarted) / 1000).toFixed(0)} s] ${message}\n`);
 
   // Start-up: spawn → first served handshake, a few fresh spawns of each.
+  // The last of these fresh servers also gives the memory rows: RSS idle, then with 1,000 challenges.
   const startup: Record<ServerKind, number[]> = { ours: [], ualpn: [] };
+  const rssIdle = {} as Record<ServerKind, number>;
+  const rssLoaded = {} as Record<ServerKind, number>;
+  const burstNames = Array.from({ length: BURST_DEPLOYS }, (_, i) => `name-${i}.bench.test`);
   for (let run = 0; run < STARTUP_RUNS; run++) {
     for (const kind of SERVER_KINDS) {
       const { server, startupMs } = await startServer(kind);
-      startup[kind].push(startupMs);
-      await stopServer(server);
+      try {
+        startup[kind].push(startupMs);
+        if (run === STARTUP_RUNS - 1) {
+          await sleep(500);
+          rssIdle[kind] = rssBytes(server.pids());
+          let next = 0;
+          const lane = async (): Promise<void> => {
+            for (let i = next++; i < burstNames.length; i = next++) await server.deploy(burstNames[i] ?? '');
+          };
+          await withTimeout(`${kind} deploys`, Promise.all(Array.from({ length: BURST_IN_FLIGHT }, lane)));
+          await sleep(500);
+          rssLoaded[kind] = rssBytes(server.pids());
+        }
+      } finally {
+        await stopServer(server);
+      }
     }
   }
   log(`start-up: ours ${startup.ours.map((v) => v.toFixed(0)).join(', ')} ms; ualpn ${startup.ualpn.map((v) => v.toFixed(0)).join(', ')} ms`);
@@ -575,15 +609,11 @@ async function main(): Promise<void> {
   // The servers of the handshake and deploy rows.
   const servers = {} as Record<ServerKind, Server>;
   for (const kind of SERVER_KINDS) servers[kind] = (await startServer(kind, kind === 'ours' ? HANDSHAKE_FLAGS : [])).server;
-  await sleep(500);
-  const rssIdle = { ours: rssBytes(servers.ours.pids()), ualpn: rssBytes(servers.ualpn.pids()) };
 
   const cells = new Map<string, Record<ServerKind, Cell>>();
   const keyType: Partial<Record<ServerKind, string>> = {};
   const deploys = {} as Record<ServerKind, DeployResult>;
-  const rssLoaded = {} as Record<ServerKind, number>;
   const fourNames = Array.from({ length: 4 }, (_, i) => `four-${i}.bench.test`);
-  const burstNames = Array.from({ length: BURST_DEPLOYS }, (_, i) => `name-${i}.bench.test`);
   for (const count of NAME_COUNTS) {
     let names: readonly string[];
     if (count === 4) {
@@ -594,8 +624,6 @@ async function main(): Promise<void> {
       for (const kind of SERVER_KINDS) {
         for (const name of fourNames) await servers[kind].clean(name);
         deploys[kind] = await measureDeploys(servers[kind], burstNames);
-        await sleep(500);
-        rssLoaded[kind] = rssBytes(servers[kind].pids());
       }
       log('deploy rows done');
       names = burstNames;
@@ -610,6 +638,7 @@ async function main(): Promise<void> {
       }
     }
   }
+  const logs = { ours: servers.ours.logged(), ualpn: servers.ualpn.logged() };
   for (const kind of SERVER_KINDS) await stopServer(servers[kind]);
 
   // Idle connections, on fresh servers with the connection limits raised.
@@ -621,7 +650,7 @@ async function main(): Promise<void> {
   } else {
     idle = {} as Record<ServerKind, IdleResult>;
     for (const kind of SERVER_KINDS) {
-      const { server } = await startServer(kind, kind === 'ours' ? MANY_CONNECTION_FLAGS : []);
+      const { server } = await startServer(kind, kind === 'ours' ? MANY_CONNECTION_FLAGS : UALPN_MANY_CONNECTION_FLAGS);
       try {
         idle[kind] = await measureIdleConnections(clients, server);
       } finally {
@@ -635,11 +664,14 @@ async function main(): Promise<void> {
 
   // Rows.
   const per = (f: (cell: Cell) => number) => (pair: Record<ServerKind, Cell>): Record<ServerKind, number> => ({ ours: f(pair.ours), ualpn: f(pair.ualpn) });
-  let failures = 0;
+  const failures: Record<ServerKind, number> = { ours: 0, ualpn: 0 };
+  const firstErrors: Partial<Record<ServerKind, string>> = {};
   for (const [key, pair] of cells) {
     const [version, count, concurrency] = key.split('|');
     const label = `${version === 'TLSv1.3' ? 'TLS 1.3' : 'TLS 1.2'}, ${count === '1000' ? '1,000' : count} names, ${concurrency} client${concurrency === '1' ? '' : 's'}`;
-    compare(`${label}: handshakes/s`, per((c) => c.handshakes / c.seconds)(pair), (v) => fmt(v, 0));
+    const rate = per((c) => c.handshakes / c.seconds)(pair);
+    const failed = (c: Cell): string => (c.failures > 0 ? ` (+ ${fmt(c.failures / c.seconds, 0)} failed/s)` : '');
+    rows.push([`${label}: handshakes/s`, `${fmt(rate.ours, 0)}${failed(pair.ours)}`, `${fmt(rate.ualpn, 0)}${failed(pair.ualpn)}`, ratio(rate.ours, rate.ualpn)]);
     compare(`${label}: server CPU per handshake`, per((c) => (c.serverCpu / Math.max(1, c.handshakes)) * 1e6)(pair), (v) => `${fmt(v, 0)} µs`);
     const p50 = per((c) => percentile(c.latenciesMs, 0.5))(pair);
     const p99 = per((c) => percentile(c.latenciesMs, 0.99))(pair);
@@ -654,8 +686,8 @@ async function main(): Promise<void> {
     ]);
     for (const kind of SERVER_KINDS) {
       const cell = pair[kind];
-      failures += cell.failures;
-      if (cell.failures > 0) notes.push(`${kind}, ${label}: ${cell.failures} failed handshake(s), first: ${cell.firstError ?? '?'}`);
+      failures[kind] += cell.failures;
+      if (cell.failures > 0) firstErrors[kind] ??= `${label}: ${cell.firstError ?? '?'}`;
     }
   }
   compare(`deploy one at a time (${SINGLE_DEPLOYS}), send → OK: p50`, { ours: percentile(deploys.ours.singleMs, 0.5), ualpn: percentile(deploys.ualpn.singleMs, 0.5) }, (v) => `${fmt(v, 2)} ms`);
@@ -664,14 +696,22 @@ async function main(): Promise<void> {
   compare(`same: all ${fmt(BURST_DEPLOYS, 0)} served (a handshake succeeded for each) after`, { ours: deploys.ours.burstServedMs, ualpn: deploys.ualpn.burstServedMs }, (v) => `${fmt(v, 0)} ms`);
   compare('same: names whose first handshake right after OK failed', { ours: deploys.ours.notServedAtOk, ualpn: deploys.ualpn.notServedAtOk }, (v) => fmt(v, 0));
   compare(`start-up: spawn → first served handshake (median of ${STARTUP_RUNS})`, { ours: percentile(startup.ours, 0.5), ualpn: percentile(startup.ualpn, 0.5) }, (v) => `${fmt(v, 0)} ms`);
-  compare('RSS idle (no challenge)', rssIdle, mib);
-  compare(`RSS with ${fmt(BURST_DEPLOYS, 0)} challenges`, rssLoaded, mib);
+  compare('RSS idle (fresh server, no challenge, one handshake served)', rssIdle, mib);
+  compare(`same server: RSS with ${fmt(BURST_DEPLOYS, 0)} challenges deployed`, rssLoaded, mib);
   if (idle === undefined) {
     notMeasured(`RSS with ${fmt(IDLE_CONNECTIONS, 0)} idle TCP connections`, idleSkipped ?? '');
   } else {
     const i = idle;
-    compare(`RSS with ${fmt(IDLE_CONNECTIONS, 0)} idle TCP connections (fresh server; ours with ${MANY_CONNECTION_FLAGS.join(' ')})`, { ours: i.ours.rssAfter, ualpn: i.ualpn.rssAfter }, mib);
-    compare('same: bytes per connection (RSS delta / 10,000)', { ours: (i.ours.rssAfter - i.ours.rssBefore) / IDLE_CONNECTIONS, ualpn: (i.ualpn.rssAfter - i.ualpn.rssBefore) / IDLE_CONNECTIONS }, (v) => fmt(v, 0));
+    compare(
+      `RSS with ${fmt(IDLE_CONNECTIONS, 0)} idle TCP connections (fresh servers: ours with ${MANY_CONNECTION_FLAGS.join(' ')}, ualpn with ${UALPN_MANY_CONNECTION_FLAGS.join(' ')})`,
+      { ours: i.ours.rssAfter, ualpn: i.ualpn.rssAfter },
+      mib,
+    );
+    compare(
+      'same: bytes per connection (RSS delta / connections still open)',
+      { ours: (i.ours.rssAfter - i.ours.rssBefore) / Math.max(1, i.ours.stillOpen), ualpn: (i.ualpn.rssAfter - i.ualpn.rssBefore) / Math.max(1, i.ualpn.stillOpen) },
+      (v) => fmt(v, 0),
+    );
     rows.push(['same: connections opened / still open when RSS was read', `${fmt(i.ours.opened, 0)} / ${fmt(i.ours.stillOpen, 0)}`, `${fmt(i.ualpn.opened, 0)} / ${fmt(i.ualpn.stillOpen, 0)}`, '—']);
   }
 
@@ -686,7 +726,16 @@ async function main(): Promise<void> {
     `${os.availableParallelism()} CPU(s) ${os.cpus()[0]?.model ?? ''}, shared by the clients and the server; ualpn ${ualpnVersion ?? '?'}; node ${process.version}; ` +
       `loopback only; load average (1 min) ${loadAtStart.toFixed(2)} at start, ${(os.loadavg()[0] ?? 0).toFixed(2)} at end; run took ${fmt((performance.now() - runStarted) / 1000, 0)} s.`,
   );
-  if (failures > 0) notes.push(`warning: ${failures} failed handshake(s) in the measured windows (see above).`);
+  for (const kind of SERVER_KINDS) {
+    if (failures[kind] > 0) {
+      notes.push(
+        `${kind}: ${fmt(failures[kind], 0)} handshake(s) failed in the measured windows ("failed/s" above; not counted in handshakes/s or latency, ` +
+          `but their CPU is in the server's CPU per handshake); first: ${firstErrors[kind] ?? '?'}`,
+      );
+    }
+    const log = logs[kind];
+    if (log.count > 0) notes.push(`${kind} logged ${fmt(log.count, 0)} line(s) during the handshake and deploy rows, the first: \`${log.first ?? ''}\``);
+  }
   printTable();
 }
 
