@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import si from 'systeminformation';
 import { globalIPv6Addresses, listeningSockets, type ListeningSocket, type RawConnection, type SocketVisibility } from './port-owner.js';
 
 /** The listening sockets of this host and what limited the view. */
@@ -31,6 +30,8 @@ export async function readSocketTable(timeoutMs: number, searchPath = process.en
   const timedOut = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
+  // Loaded here, not at start-up: every CLI command (and the daemon) would otherwise carry it.
+  const { default: si } = await import('systeminformation');
   const rows = await Promise.race([si.networkConnections() as Promise<RawConnection[]>, timedOut]);
   clearTimeout(timer);
   if (rows === undefined) return { sockets: [], visibility: { tool: 'timeout', root }, globalIPv6 };

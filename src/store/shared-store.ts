@@ -7,7 +7,6 @@ import { hasCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChallengeStore } from './challenge-store.js';
 import { MemoryChallengeStore } from './memory-store.js';
-import { RedisChallengeStore } from './redis-store.js';
 import type { SharedStoreConfig } from './store-config.js';
 
 /**
@@ -23,6 +22,8 @@ export async function openSharedStore(
 ): Promise<ChallengeStore> {
   const { log, maxChallenges } = options;
   try {
+    // Loaded only with --store: the Redis client alone adds about 25 MiB to every daemon's memory.
+    const { RedisChallengeStore } = await import('./redis-store.js');
     return await RedisChallengeStore.open({ ...config, maxChallenges, log });
   } catch (error) {
     // Wrong credentials or a missing ACL are configuration errors: falling back would hide them.
