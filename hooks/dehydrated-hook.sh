@@ -194,14 +194,9 @@ request() {
   REPLY_LINE=""
   REPLY_ANSWERED=no
   if [[ "$TRANSPORT" == cli ]]; then
-    # The CLI reads every ALPN_RESPONDER_* variable as an option and rejects the ones it does not know (ours,
-    # or serve's): hand it none, the socket goes as --control.
-    local out rc=0 name unset_env=()
-    for name in "${!ALPN_RESPONDER_@}"; do
-      unset_env+=(-u "$name")
-    done
-    out="$(env "${unset_env[@]}" timeout -k 2 "$TIMEOUT" "${CLI[@]}" "$@" --control "$CONTROL" 2>&1)" || rc=$?
-    out="${out//$'\r'/}"
+    local out rc=0
+    cli_capture "$@" --control "$CONTROL" || rc=$?
+    out="$CLI_OUT"
     if [[ $rc -eq 0 ]]; then
       REPLY_LINE="${out:-OK}"
       REPLY_ANSWERED=yes
@@ -307,8 +302,9 @@ clean_challenges() {
   fi
 }
 
-# Runs the CLI with the given arguments, a time limit and none of the ALPN_RESPONDER_* variables (it would read
-# them as options); CLI_OUT gets its stdout and stderr. Returns its exit status (124 or 137: timed out).
+# Runs the CLI with the given arguments, a time limit and none of the ALPN_RESPONDER_* variables: the hook passes
+# everything it means explicitly, and the CLI would take the operator's serve settings (ALPN_RESPONDER_TTL, …) as
+# its own defaults. CLI_OUT gets its stdout and stderr. Returns its exit status (124 or 137: timed out).
 CLI_OUT=""
 cli_capture() {
   local name unset_env=() rc=0

@@ -7,7 +7,7 @@ import { encodeFatalAlert } from '../tls/alert.js';
 import type { BackendTable } from './backends.js';
 import { readClientHello, type HelloLimits } from './client-hello-reader.js';
 import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './connection-limiter.js';
-import { formatListenAddress } from './listen-address.js';
+import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { passThrough } from './passthrough.js';
 import {
   formatProxyHeaderV1,
@@ -17,7 +17,7 @@ import {
   type ProxyHeader,
 } from './proxy-header.js';
 import { serveChallenge } from './responder.js';
-import { route } from './router.js';
+import { route, type RouteTables } from './router.js';
 import { sourceKey } from './source-key.js';
 
 /** PROXY protocol version sent to backends. */
@@ -38,9 +38,10 @@ export interface ConnectionHandlerOptions {
   readonly backendProxyProtocol: ProxyProtocolVersion | undefined;
   readonly backendConnectTimeoutMs: number;
   readonly idleTimeoutMs: number;
-  /** How long a refused client may take to read the alert before the socket is dropped. */
-  readonly lingerMs?: number;
 }
+
+/** How long a refused client may take to read the alert before the socket is dropped. */
+const REFUSE_LINGER_MS = 2000;
 
 /** Counters over every connection handled. */
 export interface ConnectionStats {
@@ -50,11 +51,15 @@ export interface ConnectionStats {
 }
 
 /** Refuses politely: the alert (if any), a FIN, and a hard close if the peer never hangs up. */
-function refuse(socket: net.Socket, alert: number | undefined, lingerMs: number): void {
+function refuse(socket: net.Socket, alert: number | undefined): void {
   socket.resume();
   if (alert === undefined) socket.end();
   else socket.end(encodeFatalAlert(alert));
-  setTimeout(() => socket.destroy(), lingerMs).unref();
+  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+}
+
+function routeTables(options: ConnectionHandlerOptions): RouteTables<ReadyChallenge, ListenAddress> {
+  return { challenge: options.lookup, backend: (name) => options.backends.lookup(name) };
 }
 
 function endpoint(address: string | undefined, port: number | undefined): string {
@@ -78,6 +83,8 @@ function clientAddress(socket: net.Socket, proxy: ProxyHeader | undefined): Prox
 export class ConnectionHandler {
   readonly stats: ConnectionStats = { served: 0, passed: 0, rejected: 0 };
   #options: ConnectionHandlerOptions;
+  /** The router's lookups for the current options, built once per (re)configuration, not per connection. */
+  #tables: RouteTables<ReadyChallenge, ListenAddress>;
   readonly #sockets = new Set<net.Socket>();
   readonly #whenEmpty: (() => void)[] = [];
   readonly #limiter: ConnectionLimiter<net.Socket>;
@@ -88,6 +95,7 @@ export class ConnectionHandler {
 
   constructor(options: ConnectionHandlerOptions) {
     this.#options = options;
+    this.#tables = routeTables(options);
     this.#limiter = new ConnectionLimiter(options.limits);
     this.#limitLogs = {
       evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
@@ -140,6 +148,7 @@ export class ConnectionHandler {
   /** Applies new settings (SIGHUP) to connections accepted from now on; open ones keep theirs. */
   reconfigure(options: ConnectionHandlerOptions): void {
     this.#options = options;
+    this.#tables = routeTables(options);
     this.#limiter.reconfigure(options.limits);
   }
 
@@ -181,7 +190,7 @@ export class ConnectionHandler {
     }
     if (read.kind !== 'hello') {
       this.stats.rejected++;
-      refuse(socket, undefined, options.lingerMs ?? 2000);
+      refuse(socket, undefined);
       const reason = read.kind === 'invalid' ? `invalid-hello:${read.reason}` : read.kind;
       done('rejected', { reason: this.#dropped.get(socket) ?? reason });
       return;
@@ -190,11 +199,11 @@ export class ConnectionHandler {
     const { hello } = read;
     fields.sni = hello.serverName;
     fields.alpn = hello.alpn.length > 0 ? hello.alpn.join(',') : undefined;
-    const decision = route(hello, { challenge: options.lookup, backend: (name) => options.backends.lookup(name) });
+    const decision = route(hello, this.#tables);
     switch (decision.kind) {
       case 'reject': {
         this.stats.rejected++;
-        refuse(socket, decision.alert, options.lingerMs ?? 2000);
+        refuse(socket, decision.alert);
         done('rejected', { reason: decision.reason });
         return;
       }
