@@ -79,6 +79,11 @@ export function codeFromProtocol(short: string): ErrorCode | undefined {
   return Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCode) : undefined;
 }
 
+/** Shows untrusted input in a message: JSON-quoted, so it cannot forge lines, and cut to a readable length. */
+export function quoteInput(text: string, max = 80): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 /** True when `error` is one of ours with the given code. */
 export function hasCode(error: unknown, code: ErrorCode): error is AlpnResponderError {
   return error instanceof AlpnResponderError && error.code === code;

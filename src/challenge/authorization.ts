@@ -4,10 +4,11 @@
  * extension's value).
  */
 import { createHash } from 'node:crypto';
-import { AlpnResponderError } from '../errors.js';
+import { toHex } from './der.js';
+import { AlpnResponderError, quoteInput } from '../errors.js';
 
 /** Inputs longer than this are refused before any other work (a key authorization is about 87 characters). */
-export const MAX_AUTHORIZATION_INPUT = 512;
+const MAX_AUTHORIZATION_INPUT = 512;
 
 /** Bytes in a SHA-256 digest. */
 export const DIGEST_LENGTH = 32;
@@ -23,10 +24,6 @@ const KEY_AUTHORIZATION = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
 const FORMS =
   'expected the SHA-256 digest of the key authorization as dehydrated passes it (32 colon-separated hex bytes), ' +
   '64 hex digits or 43 base64url characters, or the key authorization itself (token.thumbprint)';
-
-function quote(input: string): string {
-  return JSON.stringify(input.length > 80 ? `${input.slice(0, 80)}…` : input);
-}
 
 function bad(message: string): AlpnResponderError {
   return new AlpnResponderError('ERR_BAD_AUTHORIZATION', message);
@@ -54,17 +51,22 @@ export function parseAuthorization(input: string): Uint8Array {
   if (PLAIN_HEX.test(input)) return hexToBytes(input);
   if (BASE64URL_DIGEST.test(input)) return base64urlDigest(input);
   if (BASE64URL_ANY_43.test(input)) {
-    throw bad(`${quote(input)} is not a canonical base64url encoding of 32 bytes (the last character's two unused bits must be zero)`);
+    throw bad(`${quoteInput(input)} is not a canonical base64url encoding of 32 bytes (the last character's two unused bits must be zero)`);
   }
   if (KEY_AUTHORIZATION.test(input)) return new Uint8Array(createHash('sha256').update(input, 'ascii').digest());
-  throw bad(`${quote(input)} is not a key authorization: ${FORMS}`);
+  throw bad(`${quoteInput(input)} is not a key authorization: ${FORMS}`);
 }
 
 /** 64 lower-case hex digits of a digest. */
 export function digestToHex(digest: Uint8Array): string {
-  let out = '';
-  for (const b of digest) out += b.toString(16).padStart(2, '0');
-  return out;
+  return toHex(digest);
+}
+
+const HEX_DIGEST = new RegExp(`^[0-9a-f]{${DIGEST_LENGTH * 2}}$`);
+
+/** Reads a digest stored as 64 lower-case hex digits (state file, Redis), or undefined for anything else. */
+export function digestFromHex(text: unknown): Uint8Array | undefined {
+  return typeof text === 'string' && HEX_DIGEST.test(text) ? Uint8Array.from(Buffer.from(text, 'hex')) : undefined;
 }
 
 function hexToBytes(hex: string): Uint8Array {
@@ -75,6 +77,6 @@ function hexToBytes(hex: string): Uint8Array {
 
 function base64urlDigest(text: string): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(text.endsWith('=') ? text.slice(0, -1) : text, 'base64url'));
-  if (bytes.length !== DIGEST_LENGTH) throw bad(`${quote(text)} does not decode to 32 bytes`);
+  if (bytes.length !== DIGEST_LENGTH) throw bad(`${quoteInput(text)} does not decode to 32 bytes`);
   return bytes;
 }

@@ -3,7 +3,7 @@
  * reverse-DNS name dehydrated uses for IP identifiers. Parsing is strict and self-contained (no node:net): the
  * result says exactly which name the CA will put in SNI and which SAN the challenge certificate must carry.
  */
-import { AlpnResponderError } from '../errors.js';
+import { AlpnResponderError, quoteInput } from '../errors.js';
 
 /**
  * A parsed identifier.
@@ -27,7 +27,6 @@ export type Identifier =
 const MAX_INPUT = 256;
 const MAX_NAME = 253;
 const MAX_LABEL = 63;
-const QUOTE_LIMIT = 80;
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const DECIMAL_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
@@ -36,15 +35,10 @@ const NIBBLE = /^[0-9a-f]$/;
 /** WHATWG URL's "ends in a number": a last label that a resolver would read as (part of) an IPv4 address. */
 const NUMERIC_LABEL = /^(?:[0-9]+|0x[0-9a-f]*)$/;
 
-/** JSON-quotes `input` for a message, cut to a readable length. */
-function quote(input: string): string {
-  return JSON.stringify(input.length > QUOTE_LIMIT ? `${input.slice(0, QUOTE_LIMIT)}…` : input);
-}
-
 function bad(input: string, why: string): AlpnResponderError {
   return new AlpnResponderError(
     'ERR_BAD_IDENTIFIER',
-    `${quote(input)} is not a DNS name, IP address or reverse-DNS name: ${why}`,
+    `${quoteInput(input)} is not a DNS name, IP address or reverse-DNS name: ${why}`,
   );
 }
 
@@ -66,7 +60,7 @@ export function parseIdentifier(input: string): Identifier {
   if (input.includes('*')) {
     throw new AlpnResponderError(
       'ERR_WILDCARD_IDENTIFIER',
-      `${quote(input)} is a wildcard: TLS-ALPN-01 cannot validate wildcard names, deploy the challenge for the base name`,
+      `${quoteInput(input)} is a wildcard: TLS-ALPN-01 cannot validate wildcard names, deploy the challenge for the base name`,
     );
   }
   if (/[^\x00-\x7f]/.test(input)) {

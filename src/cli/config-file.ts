@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { AlpnResponderError } from '../errors.js';
+import { isJsonObject } from '../json-value.js';
 
 /** Largest config file read: options only, so a few KiB at most in practice. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -29,7 +30,7 @@ export async function readConfigFile(file: string): Promise<ConfigValues> {
   } catch (error) {
     throw bad(file, `is not valid JSON (${(error as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(file, 'must hold one JSON object of options');
+  if (!isJsonObject(value)) throw bad(file, 'must hold one JSON object of options');
   return value as ConfigValues;
 }
 

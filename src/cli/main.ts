@@ -34,7 +34,7 @@ import { validateCommand } from './validate-command.js';
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
 
 /** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start. */
-export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
+const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 
 /** Where the CLI writes; tests capture it. */
 export interface CliIo {

@@ -80,7 +80,7 @@ export function validateCommand(
 }
 
 /** The text report: a ✓ or ✗ line, the attempts, what was served, the CA's words and the likely cause. */
-export function formatValidation(result: ValidationResult, digestCompared: boolean): string {
+function formatValidation(result: ValidationResult, digestCompared: boolean): string {
   const lines: string[] = [];
   const sni = result.sni === result.identifier ? '' : ` (SNI ${result.sni})`;
   const final = result.attempts[result.attempts.length - 1];

@@ -2,7 +2,7 @@
  * The control protocol: one command per line in, one reply line (or, for `list` and `help`, data lines closed by
  * an `OK` line) out. Pure: text in, values out; the socket server and client do the I/O.
  */
-import { AlpnResponderError, codeFromProtocol, protocolCode, type ErrorCode } from '../errors.js';
+import { AlpnResponderError, codeFromProtocol, protocolCode, quoteInput, type ErrorCode } from '../errors.js';
 import { MAX_TTL_SECONDS } from '../constants.js';
 
 /** A parsed control command. */
@@ -40,12 +40,6 @@ const ARITY: Readonly<Record<Command['name'], readonly [min: number, max: number
 
 function isCommandName(word: string): word is Command['name'] {
   return Object.hasOwn(ARITY, word);
-}
-
-/** Shows untrusted input in a message without letting it forge lines or flood the reply. */
-export function quoteInput(text: string, max = 80): string {
-  const shown = text.length > max ? `${text.slice(0, max)}…` : text;
-  return JSON.stringify(shown);
 }
 
 /** Parses a TTL argument: whole seconds from 1 to {@link MAX_TTL_SECONDS}. */

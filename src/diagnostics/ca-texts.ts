@@ -135,7 +135,7 @@ const RCODE_EXPLANATION: Readonly<Record<string, string>> = {
 };
 
 /** Boulder's text for one failed A or AAAA lookup (bdns DNSError, or the "no valid records" of LookupHost). */
-export function lookupProblem(type: RecordType, name: string, failure: LookupFailure): string {
+function lookupProblem(type: RecordType, name: string, failure: LookupFailure): string {
   if (failure === 'empty') return `no valid ${type} records found for ${name}`;
   let detail: string;
   let explanation = '';

@@ -2,9 +2,10 @@
  * Asks the daemon for its `status` over the control socket and turns the answer, or the reason there is none
  * (no socket, stale socket, permission denied, silence), into a checklist line.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readAccountFile } from '../account-file.js';
 import { sendCommands, type Reply } from '../control/client.js';
 import { AlpnResponderError } from '../errors.js';
 import { formatListenAddress } from '../net/listen-address.js';
@@ -18,7 +19,7 @@ export interface ControlProbe {
 }
 
 async function groupName(gid: number): Promise<string> {
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  const text = await readAccountFile('/etc/group');
   for (const line of text.split('\n')) {
     const [name, , id] = line.split(':');
     if (name !== undefined && id === String(gid)) return name;

@@ -16,7 +16,7 @@ import {
 } from './dehydrated-config.js';
 
 /** Where dehydrated looks for its config when not given one, in its order (`config` is relative to its cwd). */
-export const DEHYDRATED_CONFIG_PATHS = ['/etc/dehydrated/config', '/usr/local/etc/dehydrated/config', 'config'] as const;
+const DEHYDRATED_CONFIG_PATHS = ['/etc/dehydrated/config', '/usr/local/etc/dehydrated/config', 'config'] as const;
 
 /** This project's hook, next to `src/` or `dist/`. */
 export const OUR_HOOK = fileURLToPath(new URL('../../hooks/dehydrated-hook.sh', import.meta.url));

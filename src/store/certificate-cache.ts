@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import { createChallengeCertificate, type ChallengeCertificate } from '../challenge/certificate.js';
-import { digestToHex } from '../challenge/authorization.js';
+import { bytesEqual } from '../challenge/der.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Challenge, ChallengeStore } from './challenge-store.js';
@@ -15,7 +15,6 @@ export interface ReadyChallenge {
 
 interface Slot {
   readonly challenge: Challenge;
-  readonly digestHex: string;
   readonly building: Promise<ReadyChallenge>;
   ready: ReadyChallenge | undefined;
 }
@@ -53,7 +52,7 @@ export class CertificateCache {
    */
   async whenReady(sni: string, digest: Uint8Array): Promise<ReadyChallenge> {
     const slot = this.#slots.get(sni);
-    if (!slot || slot.digestHex !== digestToHex(digest)) {
+    if (!slot || !bytesEqual(slot.challenge.digest, digest)) {
       throw new AlpnResponderError('ERR_CERTIFICATE', `the challenge for ${sni} was replaced or removed while it was being prepared`);
     }
     return slot.building;
@@ -82,7 +81,6 @@ export class CertificateCache {
 
   #prepare(challenge: Challenge): void {
     const sni = challenge.identifier.sni;
-    const digestHex = digestToHex(challenge.digest);
     const building = this.#build(challenge).then(
       (certificate) => {
       const context = tls.createSecureContext({
@@ -103,6 +101,6 @@ export class CertificateCache {
     );
     // whenReady() callers see the failure; this keeps an unawaited build from crashing the process.
     building.catch(() => undefined);
-    this.#slots.set(sni, { challenge, digestHex, building, ready: undefined });
+    this.#slots.set(sni, { challenge, building, ready: undefined });
   }
 }

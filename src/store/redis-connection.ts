@@ -10,7 +10,7 @@ import type { RedisTarget } from './redis-target.js';
 export type RedisConnection = Redis | Cluster;
 
 /** First reconnect delay; it doubles per failed attempt up to {@link RECONNECT_MAX_MS}. */
-export const RECONNECT_BASE_MS = 50;
+const RECONNECT_BASE_MS = 50;
 
 /** Longest reconnect delay: a restarted Redis is found again within about this long. */
 export const RECONNECT_MAX_MS = 2_000;

@@ -13,15 +13,16 @@
  * nodes whose wall clocks disagree still agree on when a challenge ends. `id` names one write, so a node can tell a
  * change it already holds from a new one (and a daemon its own writes coming back).
  */
-import { DIGEST_LENGTH, digestToHex } from '../challenge/authorization.js';
+import { DIGEST_LENGTH, digestFromHex, digestToHex } from '../challenge/authorization.js';
+import { isJsonObject, quoteValue } from '../json-value.js';
 import { formatIdentifier, parseIdentifier, type Identifier } from '../challenge/identifier.js';
 import { MAX_TTL_SECONDS } from '../constants.js';
 
 /** The format version written and the only one read. */
-export const RECORD_VERSION = 1;
+const RECORD_VERSION = 1;
 
 /** Largest value or message read: a record is under 250 bytes; anything far larger is not ours. */
-export const MAX_RECORD_BYTES = 1024;
+const MAX_RECORD_BYTES = 1024;
 
 /** One challenge as stored under its key. */
 export interface ChallengeRecord {
@@ -40,7 +41,6 @@ export type ChangeMessage =
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 const WRITE_ID = /^[0-9a-f]{16}$/;
-const HEX_DIGEST = new RegExp(`^[0-9a-f]{${DIGEST_LENGTH * 2}}$`);
 const RECORD_FIELDS = ['v', 'id', 'identifier', 'digest'];
 const PUT_FIELDS = [...RECORD_FIELDS, 'op', 'ttlMs'];
 const DELETE_FIELDS = ['v', 'op', 'id', 'sni'];
@@ -49,11 +49,6 @@ class Refused extends Error {}
 
 function refuse(reason: string): never {
   throw new Refused(reason);
-}
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
 /** The value stored under a challenge's key. */
@@ -88,7 +83,7 @@ export function decodeMessage(text: string): Decoded<ChangeMessage> {
       onlyFields(object, DELETE_FIELDS);
       return { op: 'delete', id: readId(object.id), sni: readSni(object.sni) };
     }
-    return refuse(`"op" is ${quote(object.op)}, not "put" or "delete"`);
+    return refuse(`"op" is ${quoteValue(object.op)}, not "put" or "delete"`);
   });
 }
 
@@ -109,15 +104,15 @@ function parseObject(text: string, allowed: readonly string[]): Record<string, u
   } catch {
     refuse('not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) refuse('not a JSON object');
+  if (!isJsonObject(value)) refuse('not a JSON object');
   const object = value as Record<string, unknown>;
   onlyFields(object, allowed);
-  if (object.v !== RECORD_VERSION) refuse(`"v" is ${quote(object.v)}; this daemon reads version ${RECORD_VERSION}`);
+  if (object.v !== RECORD_VERSION) refuse(`"v" is ${quoteValue(object.v)}; this daemon reads version ${RECORD_VERSION}`);
   return object;
 }
 
 function onlyFields(object: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const key of Object.keys(object)) if (!allowed.includes(key)) refuse(`unknown field ${quote(key)}`);
+  for (const key of Object.keys(object)) if (!allowed.includes(key)) refuse(`unknown field ${quoteValue(key)}`);
 }
 
 function readRecord(object: Record<string, unknown>): ChallengeRecord {
@@ -129,15 +124,13 @@ function readRecord(object: Record<string, unknown>): ChallengeRecord {
   } catch (error) {
     refuse(`"identifier": ${(error as Error).message}`);
   }
-  const digestHex = object.digest;
-  if (typeof digestHex !== 'string' || !HEX_DIGEST.test(digestHex)) {
-    refuse(`"digest" is ${quote(digestHex)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
-  }
-  return { id: readId(object.id), identifier, digest: Uint8Array.from(Buffer.from(digestHex, 'hex')) };
+  const digest = digestFromHex(object.digest);
+  if (digest === undefined) refuse(`"digest" is ${quoteValue(object.digest)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
+  return { id: readId(object.id), identifier, digest };
 }
 
 function readId(value: unknown): string {
-  if (typeof value !== 'string' || !WRITE_ID.test(value)) refuse(`"id" is ${quote(value)}, not 16 lower-case hex digits`);
+  if (typeof value !== 'string' || !WRITE_ID.test(value)) refuse(`"id" is ${quoteValue(value)}, not 16 lower-case hex digits`);
   return value;
 }
 
@@ -150,7 +143,7 @@ function readSni(value: unknown): string {
     refuse(`"sni": ${(error as Error).message}`);
   }
   // Only the canonical form names a key; anything else was not written by a daemon.
-  if (sni !== value) refuse(`"sni" ${quote(value)} is not in canonical form (${sni})`);
+  if (sni !== value) refuse(`"sni" ${quoteValue(value)} is not in canonical form (${sni})`);
   return sni;
 }
 
@@ -160,6 +153,6 @@ export function isValidTtlMs(value: unknown): value is number {
 }
 
 function readTtl(value: unknown): number {
-  if (!isValidTtlMs(value)) refuse(`"ttlMs" is ${quote(value)}, not a whole number of milliseconds from 1 to ${MAX_TTL_SECONDS * 1000}`);
+  if (!isValidTtlMs(value)) refuse(`"ttlMs" is ${quoteValue(value)}, not a whole number of milliseconds from 1 to ${MAX_TTL_SECONDS * 1000}`);
   return value;
 }

@@ -9,7 +9,8 @@
  * The file holds what the store holds — identifier, digest, expiry — and never a private key: certificates are
  * rebuilt from the digest at start.
  */
-import { DIGEST_LENGTH, digestToHex } from '../challenge/authorization.js';
+import { DIGEST_LENGTH, digestFromHex, digestToHex } from '../challenge/authorization.js';
+import { isJsonObject, quoteValue } from '../json-value.js';
 import { formatIdentifier, parseIdentifier, type Identifier } from '../challenge/identifier.js';
 import { MAX_TTL_SECONDS } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
@@ -31,22 +32,11 @@ export interface DecodedState {
 
 const TOP_LEVEL_FIELDS = new Set(['version', 'challenges']);
 const ENTRY_FIELDS = new Set(['identifier', 'digest', 'expiresAt']);
-const HEX_DIGEST = new RegExp(`^[0-9a-f]{${DIGEST_LENGTH * 2}}$`);
 // Exactly what Date#toISOString writes, so a time the file holds reads back as the same instant.
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const QUOTE_LIMIT = 40;
 
 function corrupt(reason: string): AlpnResponderError {
   return new AlpnResponderError('ERR_STATE_CORRUPT', reason);
-}
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > QUOTE_LIMIT ? `${text.slice(0, QUOTE_LIMIT)}…` : text;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Serialises challenges (sorted by SNI, so successive files diff cleanly), with the format version. */
@@ -81,13 +71,13 @@ export function decodeState(bytes: Uint8Array, now: Date): DecodedState {
   } catch (error) {
     throw corrupt(`it is not JSON: ${(error as Error).message}`);
   }
-  if (!isRecord(document)) throw corrupt('the top level is not a JSON object');
+  if (!isJsonObject(document)) throw corrupt('the top level is not a JSON object');
   for (const key of Object.keys(document)) {
-    if (!TOP_LEVEL_FIELDS.has(key)) throw corrupt(`unknown top-level field ${quote(key)}`);
+    if (!TOP_LEVEL_FIELDS.has(key)) throw corrupt(`unknown top-level field ${quoteValue(key)}`);
   }
   if (!Object.hasOwn(document, 'version')) throw corrupt('"version" is missing');
   if (document.version !== STATE_VERSION) {
-    throw corrupt(`"version" is ${quote(document.version)}; this daemon reads version ${STATE_VERSION}`);
+    throw corrupt(`"version" is ${quoteValue(document.version)}; this daemon reads version ${STATE_VERSION}`);
   }
   const entries = document.challenges;
   if (!Array.isArray(entries)) throw corrupt('"challenges" is missing or not an array');
@@ -108,14 +98,14 @@ export function decodeState(bytes: Uint8Array, now: Date): DecodedState {
 }
 
 function decodeEntry(entry: unknown, where: string, now: Date): Challenge {
-  if (!isRecord(entry)) throw corrupt(`${where} is not a JSON object`);
+  if (!isJsonObject(entry)) throw corrupt(`${where} is not a JSON object`);
   for (const key of Object.keys(entry)) {
-    if (!ENTRY_FIELDS.has(key)) throw corrupt(`${where} has an unknown field ${quote(key)}`);
+    if (!ENTRY_FIELDS.has(key)) throw corrupt(`${where} has an unknown field ${quoteValue(key)}`);
   }
   const field = (name: string): string => {
     const value = entry[name];
     if (value === undefined) throw corrupt(`${where}.${name} is missing`);
-    if (typeof value !== 'string') throw corrupt(`${where}.${name} is ${quote(value)}, not a string`);
+    if (typeof value !== 'string') throw corrupt(`${where}.${name} is ${quoteValue(value)}, not a string`);
     return value;
   };
 
@@ -128,15 +118,15 @@ function decodeEntry(entry: unknown, where: string, now: Date): Challenge {
   }
 
   const digestHex = field('digest');
-  if (!HEX_DIGEST.test(digestHex)) {
-    throw corrupt(`${where}.digest is ${quote(digestHex)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
+  const digest = digestFromHex(digestHex);
+  if (digest === undefined) {
+    throw corrupt(`${where}.digest is ${quoteValue(digestHex)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
   }
-  const digest = Uint8Array.from(Buffer.from(digestHex, 'hex'));
 
   const expiresText = field('expiresAt');
   const expiresAt = new Date(expiresText);
   if (!ISO_TIME.test(expiresText) || Number.isNaN(expiresAt.getTime()) || expiresAt.toISOString() !== expiresText) {
-    throw corrupt(`${where}.expiresAt is ${quote(expiresText)}, not a UTC time like 2026-01-02T03:04:05.678Z`);
+    throw corrupt(`${where}.expiresAt is ${quoteValue(expiresText)}, not a UTC time like 2026-01-02T03:04:05.678Z`);
   }
   // No deploy lives longer than MAX_TTL_SECONDS: a later expiry was never written by us (and would overflow timers).
   if (expiresAt.getTime() - now.getTime() > MAX_TTL_SECONDS * 1000) {

@@ -11,6 +11,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { digestToHex } from '../challenge/authorization.js';
+import { bytesEqual } from '../challenge/der.js';
 import { formatIdentifier } from '../challenge/identifier.js';
 import { MAX_WATCH_PEM_BYTES, WATCH_DIR_MAX_RETRY_MS, WATCH_DIR_RETRY_MS, WATCH_DIR_SETTLE_MS } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
@@ -281,10 +282,9 @@ export class WatchDir {
     if (previous === undefined && this.#entries.size >= this.#maxEntries) {
       return this.#skip(name, 'too-many', `${this.#entries.size} pairs are served, the most allowed (--max-challenges)`);
     }
-    const digest = digestToHex(challenge.digest);
     const unchanged =
       previous?.name === name &&
-      digestToHex(previous.ready.challenge.digest) === digest &&
+      bytesEqual(previous.ready.challenge.digest, challenge.digest) &&
       previous.ready.challenge.expiresAt.getTime() === challenge.expiresAt.getTime();
     // An unchanged pair (a rescan, a chmod) keeps its context and its count of handshakes served.
     this.#skipped.delete(name);
@@ -298,7 +298,7 @@ export class WatchDir {
       name,
       identifier: formatIdentifier(challenge.identifier),
       sni,
-      sha256: digest,
+      sha256: digestToHex(challenge.digest),
       expires: challenge.expiresAt.toISOString(),
       ms: (performance.now() - pending.changedAt).toFixed(1),
     });

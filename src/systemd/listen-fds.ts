@@ -11,7 +11,7 @@ export const LISTEN_FDS_START = 3;
 export const LISTEN_ENV = ['LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES'] as const;
 
 /** The name the control socket is given (`FileDescriptorName=control`, `--fdname=…:control`). */
-export const CONTROL_FD_NAME = 'control';
+const CONTROL_FD_NAME = 'control';
 
 /** One descriptor systemd passed. */
 export interface PassedDescriptor {

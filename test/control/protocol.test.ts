@@ -1,7 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { AlpnResponderError, ERROR_CODES } from '../../src/errors.js';
-import { COMMAND_USAGE, formatErrorReply, parseCommand, parseFinalReply, parseTtl, quoteInput } from '../../src/control/protocol.js';
+import { COMMAND_USAGE, formatErrorReply, parseCommand, parseFinalReply, parseTtl } from '../../src/control/protocol.js';
+import { quoteInput } from '../../src/errors.js';
 
 t.test('parses every command', async (t) => {
   t.same(parseCommand('deploy example.org ab:cd'), { name: 'deploy', identifier: 'example.org', authorization: 'ab:cd', ttlSeconds: undefined });
