@@ -3,7 +3,6 @@
  * one at a time and as a burst of 1,000, and how long until all 1,000 just-deployed names are served.
  * Starts its own daemon from dist/ on loopback; prints one Markdown table.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -11,39 +10,21 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { sendCommands } from '../src/control/client.js';
+import { startDaemon } from '../test/helpers/daemon.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ar-bench-'));
-const control = path.join(dir, 'c.sock');
-const daemon = spawn(process.execPath, ['dist/cli.js', 'serve', '--listen', '127.0.0.1:0', '--control', control, '--max-challenges', '2000', '--log-level', 'warn'], {
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-const cleanup = (): void => {
-  daemon.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('exit', cleanup);
-process.on('SIGINT', () => process.exit(130));
+// Removed however the run ends, a daemon that never got ready included.
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir, args: ['--max-challenges', '2000'] });
+const control = daemon.controlPath;
+const cleanup = (): Promise<unknown> => daemon.stop();
+process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 const digest = (name: string): string => createHash('sha256').update(name).digest('hex');
 const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
-
-async function waitForSocket(): Promise<number> {
-  const deadline = performance.now() + 15_000;
-  while (performance.now() < deadline) {
-    try {
-      const [reply] = await sendCommands(control, ['status'], 1000);
-      const port = /listeners=127\.0\.0\.1:(\d+)/.exec(reply?.final.ok ? reply.final.text : '')?.[1];
-      if (port) return Number(port);
-    } catch {
-      // not up yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('daemon did not start');
-}
 
 function handshake(port: number, servername: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -55,7 +36,7 @@ function handshake(port: number, servername: string): Promise<boolean> {
   });
 }
 
-const port = await waitForSocket();
+const port = daemon.listeners[0]!.port;
 const single: number[] = [];
 for (let i = 0; i < 200; i++) {
   const name = `single-${i}.bench.test`;
@@ -80,4 +61,4 @@ console.log(`| one at a time (200): p99 send → OK | ${percentile(single, 99).t
 console.log(`| burst of 1,000 on one connection: all OK after | ${burstMs.toFixed(0)} ms (${(burstMs / 1000).toFixed(2)} ms each) |`);
 console.log(`| burst of 1,000: all served (handshake checked for each) after | ${allServedMs.toFixed(0)} ms, ${served}/1000 served |`);
 console.log(`\n${os.cpus().length} CPU(s); node ${process.version}; load average ${os.loadavg()[0]?.toFixed(2)}`);
-process.exit(0);
+await cleanup();

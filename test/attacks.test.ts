@@ -17,6 +17,7 @@ import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import type { AttackPlan, AttackReport } from './helpers/attacker.js';
 import { alpnExtension, helloRecords, serverNameExtension, supportedVersionsExtension } from './fixtures/client-hello/encoder.js';
 import { freePort, logField, REPO_ROOT, requirePeers, spawnManaged, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
+import { shortTempDir } from './helpers/tmp.js';
 
 const NAME = 'attack.example.test';
 const DIGEST = createHash('sha256').update(`token.${'A'.repeat(43)}`).digest();
@@ -46,7 +47,7 @@ const MAX_PROBES = 40;
 
 /** Starts the built daemon on 127.0.0.1 with `args` and the challenge for {@link NAME} deployed. */
 async function daemonWith(t: Test, args: readonly string[]): Promise<Daemon & { port: number }> {
-  const daemon = await startDaemon({ listen: ['127.0.0.1:0'], args });
+  const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir: shortTempDir(t), args });
   t.teardown(() => daemon.stop());
   t.match((await daemon.request(`deploy ${NAME} ${DIGEST.toString('hex')}`))[0], /^OK deployed/);
   return { ...daemon, port: daemon.listeners[0]!.port };

@@ -3,12 +3,12 @@
  * to node B only (its tlsPort is B's port). The certificate is issued only if B serves what A was given, through
  * the Redis both share.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, REPO_ROOT, requirePeers, startDaemon, tempDir } from './helpers/daemon.js';
+import { freePort, REPO_ROOT, requirePeers, startDaemon } from './helpers/daemon.js';
 import { ACME_PEERS, runDehydrated, startAcmeStack } from './helpers/pebble.js';
 import { REDIS_PEERS, startRedis } from './helpers/redis.js';
+import { shortTempDir } from './helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
 
@@ -17,8 +17,7 @@ function tail(text: string, lines = 40): string {
 }
 
 t.test('dehydrated deploys on node A, pebble validates on node B', requirePeers(t, [...ACME_PEERS, ...REDIS_PEERS], true), async (t) => {
-  const dir = await tempDir('e2e-cluster');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = shortTempDir(t, 'ar-e2e-');
   const redis = await startRedis(dir);
   t.teardown(() => redis.stop());
   const store = ['--store', redis.url()];

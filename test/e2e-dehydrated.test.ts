@@ -2,11 +2,11 @@
  * End to end: dehydrated orders real certificates from pebble, validated over TLS-ALPN-01 against our daemon,
  * fed by hooks/dehydrated-hook.sh. pebble-challtestsrv is the DNS, so the CA dials the daemon on loopback.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, hasIPv6Loopback, REPO_ROOT, requirePeers, startDaemon, tempDir, type Daemon } from './helpers/daemon.js';
+import { freePort, hasIPv6Loopback, REPO_ROOT, requirePeers, startDaemon, type Daemon } from './helpers/daemon.js';
 import { ACME_PEERS, runDehydrated, startAcmeStack, startUalpn, type AcmeStack, type DehydratedRun } from './helpers/pebble.js';
+import { shortTempDir } from './helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
 
@@ -59,8 +59,7 @@ function certificatesFor(tag: string, count: 1 | 2): string[][] {
  * exercises concurrent deploys on one control socket.
  */
 async function scenario(t: Test, ipv6: boolean, variants: readonly Variant[]): Promise<void> {
-  const dir = await tempDir(`e2e-${ipv6 ? 'v6' : 'v4'}`);
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = shortTempDir(t, 'ar-e2e-');
   const hosts = ipv6 ? ['::1', '127.0.0.1'] : ['127.0.0.1'];
   // pebble dials one tlsPort on whichever address DNS gives, so both listeners need the same port.
   const port = await freePort(hosts);
@@ -121,8 +120,7 @@ const peers = [...ACME_PEERS];
 const hasV6 = await hasIPv6Loopback();
 
 t.test('harness self-check: pebble + challtestsrv + dehydrated against ualpn', requirePeers(t, [...peers, 'ualpn', 'basenc']), async (t) => {
-  const dir = await tempDir('e2e-ualpn');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = shortTempDir(t, 'ar-e2e-');
   const port = await freePort();
   const ualpn = await startUalpn(path.join(dir, 'ualpn'), port);
   t.teardown(() => ualpn.stop());

@@ -2,19 +2,19 @@
  * End to end without a hook: dehydrated (HOOK unset, CHALLENGETYPE=tls-alpn-01) writes its challenge
  * certificates to ALPNCERTDIR, the daemon serves them from `--watch-dir`, and pebble validates against it.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, logField, requirePeers, startDaemon, tempDir, waitUntil } from './helpers/daemon.js';
+import { freePort, logField, requirePeers, startDaemon, waitUntil } from './helpers/daemon.js';
 import { ACME_PEERS, runDehydrated, startAcmeStack } from './helpers/pebble.js';
+import { shortTempDir } from './helpers/tmp.js';
 
 function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
 t.test('dehydrated with no hook: the daemon serves ALPNCERTDIR', requirePeers(t, [...ACME_PEERS], true), async (t) => {
-  const dir = await tempDir('e2e-watch');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = shortTempDir(t, 'ar-e2e-');
   const alpnCertDir = path.join(dir, 'alpn-certs');
   // The daemon refuses to start on a missing directory; dehydrated would create it only on first use.
   await mkdir(alpnCertDir);

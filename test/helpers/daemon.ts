@@ -4,10 +4,9 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import dgram from 'node:dgram';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -128,11 +127,6 @@ export async function hasIPv6Loopback(): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/** A temporary directory under the OS temp dir. */
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), `alpn-responder-${prefix}-`));
 }
 
 /** A spawned child in its own process group, with its output kept for diagnostics. */
@@ -316,8 +310,8 @@ export interface Daemon {
 export interface DaemonOptions {
   /** `--listen` values, e.g. `127.0.0.1:0`, `[::1]:8443`. */
   listen: readonly string[];
-  /** Directory for the control socket (a temp dir is made when absent). */
-  dir?: string;
+  /** Directory for the control socket; the caller owns and removes it (see shortTempDir). */
+  dir: string;
   /** Extra `serve` arguments. */
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
@@ -347,7 +341,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * from its `event=listening` lines. Rejects (after stopping it) if it exits or is not ready in time.
  */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
-  const dir = options.dir ?? (await tempDir('daemon'));
+  const dir = options.dir;
   await mkdir(dir, { recursive: true });
   const controlPath = path.join(dir, 'control.sock');
   const args = [CLI_PATH, 'serve', ...options.listen.flatMap((l) => ['--listen', l]), '--control', controlPath];

@@ -331,21 +331,15 @@ export async function startNginx(
   const errorLogPath = path.join(prefix, 'error.log');
   const accessLogPath = path.join(prefix, 'access.log');
   await mkdir(path.join(prefix, 'temp'));
+  /** What every mode returns about the running nginx; it is stopped on teardown. */
+  const instance = (proc: ManagedProcess, port: number) => {
+    t.teardown(() => proc.stop());
+    return { process: proc, prefix, host, port, errorLogPath, accessLogPath, readErrorLog: () => readFile(errorLogPath, 'utf8'), stop: () => proc.stop() };
+  };
 
   if (options.mode === 'stream-front') {
     const { process: proc, port } = await runNginx(prefix, host, (listen) => mainContext(prefix, streamFrontConfig(prefix, listen, options), true), timeoutMs);
-    t.teardown(() => proc.stop());
-    return {
-      process: proc,
-      prefix,
-      host,
-      port,
-      errorLogPath,
-      accessLogPath,
-      readErrorLog: () => readFile(errorLogPath, 'utf8'),
-      readAccessLog: () => readJsonLines<NginxStreamAccessLogEntry>(accessLogPath),
-      stop: () => proc.stop(),
-    };
+    return { ...instance(proc, port), readAccessLog: () => readJsonLines<NginxStreamAccessLogEntry>(accessLogPath) };
   }
 
   if (options.mode === 'snippet') {
@@ -357,8 +351,7 @@ export async function startNginx(
         main !== undefined,
       );
     const { process: proc, port } = await runNginx(prefix, host, render, timeoutMs);
-    t.teardown(() => proc.stop());
-    return { process: proc, prefix, host, port, errorLogPath, accessLogPath, readErrorLog: () => readFile(errorLogPath, 'utf8'), stop: () => proc.stop() };
+    return instance(proc, port);
   }
 
   if (options.realIp && !options.proxyProtocol) throw new Error('realIp needs proxyProtocol: the real IP comes from the PROXY header');
@@ -378,20 +371,12 @@ export async function startNginx(
     (listen) => mainContext(prefix, httpsBackendConfig(prefix, listen, options, cert, serverNames), false),
     timeoutMs,
   );
-  t.teardown(() => proc.stop());
   return {
-    process: proc,
-    prefix,
-    host,
-    port,
-    errorLogPath,
-    accessLogPath,
+    ...instance(proc, port),
     certPath: cert.certPath,
     keyPath: cert.keyPath,
     serverNames,
     bodies,
-    readErrorLog: () => readFile(errorLogPath, 'utf8'),
     readAccessLog: () => readJsonLines<NginxHttpAccessLogEntry>(accessLogPath),
-    stop: () => proc.stop(),
   };
 }

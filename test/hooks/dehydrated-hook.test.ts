@@ -7,7 +7,8 @@ import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { cleanEnv, REPO_ROOT, requirePeers, run, startDaemon, tempDir, type Daemon, type RunResult } from '../helpers/daemon.js';
+import { cleanEnv, REPO_ROOT, requirePeers, run, startDaemon, type Daemon, type RunResult } from '../helpers/daemon.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
 
@@ -69,8 +70,7 @@ const TRANSPORTS = [
 const baseOptions = requirePeers(t, ['bash'], true);
 
 t.test('hook', baseOptions, async (t) => {
-  const dir = await tempDir('hook');
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = shortTempDir(t, 'ar-hook-');
   const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir: path.join(dir, 'daemon') });
   t.teardown(() => daemon.stop());
 
