@@ -2,13 +2,28 @@
  * Builds the TLS-ALPN-01 challenge certificate (RFC 8737 §3, RFC 8738 §6): self-signed, fresh ECDSA P-256 key,
  * exactly two extensions — the subjectAltName naming the identifier and nothing else, and the critical
  * acmeIdentifier holding the SHA-256 digest of the key authorization.
+ *
+ * This is the deploy hot path, so the DER is encoded here directly, `node:crypto` doing only the key and the
+ * signature: a certificate library (@peculiar/x509 with reflect-metadata and asn1js) cost over a millisecond per
+ * certificate and about 8 MB of the daemon's idle memory just to be loaded, for a structure that never varies.
+ * Parsing is another matter — certificates from outside go through the strict reader in verify.ts — and the
+ * independent parsers (@peculiar/x509, Node's, OpenSSL's) stay in the tests, which cross-check every field written
+ * here.
  */
-import 'reflect-metadata';
-import { createRequire } from 'node:module';
-import * as x509 from '@peculiar/x509';
+import { generateKeyPair, randomFillSync, sign } from 'node:crypto';
+import { promisify } from 'node:util';
 import { ACME_IDENTIFIER_OID } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
-import { acmeIdentifierValue, subjectAltNameValue } from './der.js';
+import {
+  TAG,
+  acmeIdentifierValue,
+  concat,
+  encode,
+  encodeOid,
+  encodeTime,
+  encodeUnsignedInteger,
+  subjectAltNameValue,
+} from './der.js';
 import { DIGEST_LENGTH } from './authorization.js';
 import { formatIdentifier, type Identifier } from './identifier.js';
 
@@ -36,23 +51,33 @@ const LATEST = Date.UTC(9999, 11, 31, 23, 59, 59);
 const MAX_COMMON_NAME = 64;
 const FALLBACK_COMMON_NAME = 'ACME TLS-ALPN-01 challenge';
 
-const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+/** RFC 5280 §4.1.2.2 "serialNumber … MUST be a positive integer … no longer than 20 octets"; ours are 16. */
+const SERIAL_LENGTH = 16;
 
-// @peculiar/webcrypto's "import" entry is an ES module in a package without "type": "module"; the TypeScript loader
-// the tests run under cannot load it ("require() of ES Module in a cycle"), so take the CommonJS build explicitly.
-const { Crypto } = createRequire(import.meta.url)('@peculiar/webcrypto') as typeof import('@peculiar/webcrypto');
-const webcrypto = new Crypto();
-x509.cryptoProvider.set(webcrypto);
+const generateEcKeyPair = promisify(generateKeyPair);
 
-const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const;
-const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' } as const;
+// The fixed parts, encoded once.
+/** version [0] EXPLICIT INTEGER v3 — RFC 5280 §4.1.2.1: "When extensions are used … version MUST be 3 (value is 2)". */
+const VERSION_V3 = encode(0xa0, encodeUnsignedInteger(Uint8Array.of(2)));
+/**
+ * ecdsa-with-SHA256, both in the TBSCertificate and around the signature (RFC 5280 §4.1.1.2: the two "MUST contain
+ * the same algorithm identifier"). RFC 5758 §3.2: "the encoding MUST omit the parameters field".
+ */
+const ECDSA_WITH_SHA256 = encode(TAG.SEQUENCE, encodeOid('1.2.840.10045.4.3.2'));
+const COMMON_NAME_OID = encodeOid('2.5.4.3');
+const SUBJECT_ALT_NAME_OID = encodeOid('2.5.29.17');
+const ACME_IDENTIFIER = encodeOid(ACME_IDENTIFIER_OID);
+const CRITICAL = encode(TAG.BOOLEAN, Uint8Array.of(0xff));
+/** The BIT STRING's leading octet: no unused bits in the signature. */
+const NO_UNUSED_BITS = Uint8Array.of(0);
+const EXTENSIONS_TAG = 0xa3;
 
 /**
  * Builds a challenge certificate for `identifier` carrying `digest` (from {@link parseAuthorization}).
  *
  * notBefore is `now` − 1 hour and notAfter `now` + `validForSeconds`, both truncated to whole seconds.
  *
- * @throws AlpnResponderError ERR_CERTIFICATE on bad arguments or when the crypto provider fails.
+ * @throws AlpnResponderError ERR_CERTIFICATE on bad arguments or when key generation or signing fails.
  */
 export async function createChallengeCertificate(
   identifier: Identifier,
@@ -80,33 +105,49 @@ export async function createChallengeCertificate(
 
   const human = formatIdentifier(identifier);
   const commonName = human.length <= MAX_COMMON_NAME ? human : FALLBACK_COMMON_NAME;
-  // One Name object for both fields, so issuer and subject encode to the same bytes.
-  const name = new x509.Name([{ CN: [{ utf8String: commonName }] }]);
+  // Name ::= SEQUENCE OF SET OF { type, value }: one CN as UTF8String (RFC 5280 §4.1.2.4 "MUST use the
+  // UTF8String encoding"). The same bytes go in issuer and subject: the certificate is self-signed, and the CA
+  // compares the two byte for byte (see verify.ts).
+  const name = encode(
+    TAG.SEQUENCE,
+    encode(TAG.SET, encode(TAG.SEQUENCE, concat(COMMON_NAME_OID, encode(TAG.UTF8_STRING, new TextEncoder().encode(commonName))))),
+  );
+  // RFC 8737 §3: the subjectAltName holds exactly the identifier; the acmeIdentifier extension "MUST be critical".
+  // criticality is DEFAULT FALSE, and DER leaves out a value equal to the default (X.690 §11.5), so the SAN has
+  // no BOOLEAN at all.
+  const extensions = encode(
+    EXTENSIONS_TAG,
+    encode(
+      TAG.SEQUENCE,
+      concat(
+        encode(TAG.SEQUENCE, concat(SUBJECT_ALT_NAME_OID, encode(TAG.OCTET_STRING, subjectAltNameValue(identifier)))),
+        encode(TAG.SEQUENCE, concat(ACME_IDENTIFIER, CRITICAL, encode(TAG.OCTET_STRING, acmeIdentifierValue(digest)))),
+      ),
+    ),
+  );
 
   try {
-    const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
-    const cert = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber: randomSerialHex(),
-        subject: name,
-        issuer: name,
-        notBefore,
-        notAfter,
-        publicKey: keys.publicKey,
-        signingKey: keys.privateKey,
-        signingAlgorithm: SIGNING_ALGORITHM,
-        extensions: [
-          new x509.Extension(SUBJECT_ALT_NAME_OID, false, subjectAltNameValue(identifier)),
-          new x509.Extension(ACME_IDENTIFIER_OID, true, acmeIdentifierValue(digest)),
-        ],
-      },
-      webcrypto,
+    const { publicKey, privateKey } = await generateEcKeyPair('ec', { namedCurve: 'prime256v1' });
+    const tbs = encode(
+      TAG.SEQUENCE,
+      concat(
+        VERSION_V3,
+        encodeUnsignedInteger(randomSerial()),
+        ECDSA_WITH_SHA256,
+        name,
+        encode(TAG.SEQUENCE, concat(encodeTime(notBefore), encodeTime(notAfter))),
+        name,
+        publicKey.export({ type: 'spki', format: 'der' }),
+        extensions,
+      ),
     );
-    const pkcs8 = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey);
+    // Node's ECDSA signatures are DER ECDSA-Sig-Value, what RFC 5758 §3.2 puts in the signatureValue BIT STRING.
+    const signature = sign('sha256', tbs, privateKey);
+    const der = encode(TAG.SEQUENCE, concat(tbs, ECDSA_WITH_SHA256, encode(TAG.BIT_STRING, concat(NO_UNUSED_BITS, signature))));
     return {
-      certPem: `${cert.toString('pem')}\n`,
-      keyPem: `${x509.PemConverter.encode(pkcs8, 'PRIVATE KEY')}\n`,
-      der: new Uint8Array(cert.rawData),
+      certPem: pem('CERTIFICATE', der),
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      der,
       notAfter,
     };
   } catch (error) {
@@ -116,11 +157,22 @@ export async function createChallengeCertificate(
   }
 }
 
-/** 16 random bytes, top bit clear and first byte non-zero: a positive INTEGER in minimal DER of exactly 16 bytes. */
-function randomSerialHex(): string {
-  const bytes = new Uint8Array(16);
-  do webcrypto.getRandomValues(bytes);
+/**
+ * 16 random bytes, top bit clear and first byte non-zero: a positive INTEGER (RFC 5280 §4.1.2.2) whose minimal DER
+ * is exactly 16 bytes.
+ */
+function randomSerial(): Uint8Array {
+  const bytes = new Uint8Array(SERIAL_LENGTH);
+  do randomFillSync(bytes);
   while ((bytes[0] as number) % 128 === 0);
   bytes[0] = (bytes[0] as number) & 0x7f;
-  return Buffer.from(bytes).toString('hex');
+  return bytes;
+}
+
+/** RFC 7468 §2 textual encoding: base64 in lines of 64 characters between the BEGIN and END lines. */
+function pem(label: string, der: Uint8Array): string {
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let body = '';
+  for (let at = 0; at < base64.length; at += 64) body += `${base64.slice(at, at + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }

@@ -1,6 +1,6 @@
 /**
  * The little DER the challenge core needs: a strict, bounds-checked reader (for certificates a peer may have
- * crafted) and a few encoders (for the two extensions we build ourselves).
+ * crafted) and a few encoders (for the challenge certificate we build ourselves, field by field).
  *
  * The reader accepts what Go's `cryptobyte` accepts — the parser behind the CA's TLS client — and nothing looser:
  * single-byte tags only (no high-tag-number form), definite lengths in minimal form, no length beyond the input.
@@ -156,18 +156,82 @@ export function decodeOid(body: Uint8Array): string {
   return [...head, ...arcs.slice(1)].join('.');
 }
 
-/** Encodes one TLV with a definite, minimal length. */
+/**
+ * Encodes one TLV with a definite length in the minimal form DER requires (X.690 §10.1): the short form below 128,
+ * else the long form with as few length octets as the length needs, for any length a byte array can have.
+ */
 export function encode(tag: number, body: Uint8Array): Uint8Array {
   const n = body.length;
-  let header: number[];
-  if (n < 0x80) header = [tag, n];
-  else if (n < 0x100) header = [tag, 0x81, n];
-  else if (n < 0x10000) header = [tag, 0x82, n >> 8, n & 0xff];
-  else header = [tag, 0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+  const header = [tag];
+  if (n < 0x80) header.push(n);
+  else {
+    const octets: number[] = [];
+    // Division, not shifts: bitwise operators would wrap lengths of 2^31 and more.
+    for (let rest = n; rest > 0; rest = Math.floor(rest / 256)) octets.unshift(rest % 256);
+    header.push(0x80 | octets.length, ...octets);
+  }
   const out = new Uint8Array(header.length + n);
   out.set(header, 0);
   out.set(body, header.length);
   return out;
+}
+
+/**
+ * A whole OBJECT IDENTIFIER TLV from its dotted text (X.690 §8.19: the first two arcs folded into one, each arc in
+ * base 128, minimal, high bit on all but its last octet).
+ *
+ * @throws RangeError unless the text is two or more arcs of safe whole numbers, the first 0–2 and, under 0 or 1, the
+ *   second below 40
+ */
+export function encodeOid(dotted: string): Uint8Array {
+  const arcs = dotted.split('.').map((arc) => (/^(?:0|[1-9][0-9]*)$/.test(arc) ? Number(arc) : Number.NaN));
+  const [first, second] = arcs as [number, number];
+  if (arcs.length < 2 || !arcs.every(Number.isSafeInteger) || first > 2 || (first < 2 && second >= 40)) {
+    throw new RangeError(`not an OBJECT IDENTIFIER: ${dotted}`);
+  }
+  const out: number[] = [];
+  for (const arc of [first * 40 + second, ...arcs.slice(2)]) {
+    const chunk = [arc % 128];
+    for (let rest = Math.floor(arc / 128); rest > 0; rest = Math.floor(rest / 128)) chunk.unshift(0x80 | (rest % 128));
+    out.push(...chunk);
+  }
+  return encode(TAG.OID, Uint8Array.from(out));
+}
+
+/**
+ * An INTEGER TLV of the non-negative number whose big-endian magnitude is `magnitude`, in the minimal two's-complement
+ * form DER requires (X.690 §8.3.2): leading zero octets dropped, one zero octet added when the top bit is set.
+ */
+export function encodeUnsignedInteger(magnitude: Uint8Array): Uint8Array {
+  let start = 0;
+  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
+  const digits = magnitude.length === 0 ? Uint8Array.of(0) : magnitude.subarray(start);
+  return encode(TAG.INTEGER, ((digits[0] as number) & 0x80) === 0 ? digits : concat(Uint8Array.of(0), digits));
+}
+
+/**
+ * A certificate validity time, as RFC 5280 §4.1.2.5 wants it: "CAs conforming to this profile MUST always encode
+ * certificate validity dates through the year 2049 as UTCTime; certificate validity dates in 2050 or later MUST be
+ * encoded as GeneralizedTime." UTCTime (YYMMDDHHMMSSZ, §4.1.2.5.1) covers 1950–2049, GeneralizedTime
+ * (YYYYMMDDHHMMSSZ, §4.1.2.5.2) every other year up to 9999 — both in UTC with seconds and no fraction, so the
+ * milliseconds of `date` are dropped.
+ *
+ * @throws RangeError for an invalid date or one outside the years 0–9999
+ */
+export function encodeTime(date: Date): Uint8Array {
+  const year = date.getUTCFullYear();
+  if (!(year >= 0 && year <= 9999)) throw new RangeError(`no certificate time for ${String(date)}`);
+  const two = (n: number): string => String(n).padStart(2, '0');
+  const rest =
+    two(date.getUTCMonth() + 1) +
+    two(date.getUTCDate()) +
+    two(date.getUTCHours()) +
+    two(date.getUTCMinutes()) +
+    two(date.getUTCSeconds()) +
+    'Z';
+  const utc = year >= 1950 && year <= 2049;
+  const text = utc ? two(year % 100) + rest : String(year).padStart(4, '0') + rest;
+  return encode(utc ? TAG.UTC_TIME : TAG.GENERALIZED_TIME, new TextEncoder().encode(text));
 }
 
 /** Concatenates byte arrays. */
