@@ -5,41 +5,25 @@
  */
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { promisify } from 'node:util';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { caVerdict, digestOf, validateAsCa } from './helpers/ca-check.js';
 import { CLI_PATH, cleanEnv, freePort, requirePeers, run, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
+import type { Endpoint } from './helpers/nginx.js';
 import { documentedAcl, REDIS_PEERS, startRedis, type RedisServer } from './helpers/redis.js';
 import { shortTempDir } from './helpers/tmp.js';
 
 const PASSWORD = 'cluster-test-pw';
-const digestOf = (name: string): Buffer => createHash('sha256').update(`token-${name}.${'A'.repeat(43)}`).digest();
 
-/** What a CA-style client sees on one node for one name. */
-type Served = { ok: true; der: Uint8Array } | { ok: false; error: string };
-
-function handshake(port: number, servername: string): Promise<Served> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      const ok = socket.alpnProtocol === 'acme-tls/1';
-      resolve(ok ? { ok, der: new Uint8Array(socket.getPeerCertificate().raw) } : { ok, error: `alpn ${String(socket.alpnProtocol)}` });
-      socket.end();
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
-  });
-}
+/** Where the CA reaches `node`. */
+const endpointOf = (node: Daemon): Endpoint => ({ host: '127.0.0.1', port: node.listeners[0]?.port ?? 0 });
 
 /** True once `node` serves the challenge certificate of `name` for `digest`, checked as the CA checks it. */
 async function serves(node: Daemon, name: string, digest: Uint8Array = digestOf(name)): Promise<boolean> {
-  const served = await handshake(node.listeners[0]?.port ?? 0, name);
-  if (!served.ok) return false;
-  const check = await checkChallengeCertificate(served.der, parseIdentifier(name), digest);
-  return check.ok;
+  const check = await caVerdict(endpointOf(node), name, digest);
+  return typeof check !== 'string' && check.ok;
 }
 
 const peers = requirePeers(t, [...REDIS_PEERS], true);
@@ -115,7 +99,7 @@ t.test('a clean through C removes the challenge everywhere', peers, async (t) =>
   }
   for (const other of [node('a'), node('b'), node('c')]) {
     await waitUntil('nothing listed', async () => ((await other.request('list')).at(-1) === 'OK 0' ? true : undefined), 2000, 1);
-    t.same(await handshake(other.listeners[0]?.port ?? 0, 'p0.cluster.example.test'), { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' }, 'refused');
+    t.same(await validateAsCa(endpointOf(other), 'p0.cluster.example.test'), { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' }, 'refused');
   }
 });
 

@@ -4,32 +4,23 @@
  * The daemon runs from dist/ as a child process, except for the clock test, which needs the store in-process.
  */
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { MemoryChallengeStore } from '../src/store/memory-store.js';
+import { caVerdict, digestOf } from './helpers/ca-check.js';
 import { requirePeers, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
 import { shortTempDir } from './helpers/tmp.js';
 
-const digestOf = (name: string) => createHash('sha256').update(`token-${name}.${'A'.repeat(43)}`).digest();
 const deployLine = (name: string, ttl = '') => `deploy ${name} ${digestOf(name).toString('hex')}${ttl}`;
 
 /** What the CA would get for `name`: true when the certificate passes its checks, else the problem or TLS error. */
-function served(daemon: Daemon, name: string): Promise<true | string> {
+async function served(daemon: Daemon, name: string): Promise<true | string> {
   const { address, port } = daemon.listeners[0]!;
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: address, port, servername: name, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      const der = new Uint8Array(socket.getPeerCertificate().raw);
-      socket.end();
-      void checkChallengeCertificate(der, parseIdentifier(name), digestOf(name)).then((check) => resolve(check.ok || check.problem));
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-  });
+  const check = await caVerdict({ host: address, port }, name);
+  return typeof check === 'string' ? check : check.ok || check.problem;
 }
 
 /** The identifiers `list` shows. */

@@ -1,28 +1,17 @@
 import t from 'tap';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import tls from 'node:tls';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate, type CertificateCheck } from '../src/challenge/verify.js';
+import type { CertificateCheck } from '../src/challenge/verify.js';
+import { caVerdict, digestOf } from './helpers/ca-check.js';
 import { requirePeers, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
 import { shortTempDir } from './helpers/tmp.js';
 
-const digestOf = (name: string) => createHash('sha256').update(`token-${name}.${'A'.repeat(43)}`).digest();
 const hexDigest = (name: string) => digestOf(name).toString('hex');
 
 /** What the CA would get from the daemon for `identifier`: the certificate check, or the TLS error code. */
 function challengeCheck(daemon: Daemon, identifier: string): Promise<CertificateCheck | string> {
   const { address, port } = daemon.listeners[0]!;
-  const id = parseIdentifier(identifier);
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: address, port, servername: id.sni, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      const der = new Uint8Array(socket.getPeerCertificate().raw);
-      socket.end();
-      void checkChallengeCertificate(der, id, digestOf(identifier)).then(resolve);
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-  });
+  return caVerdict({ host: address, port }, identifier);
 }
 
 const stateLines = (daemon: Daemon) => daemon.logLines().filter((line) => / event=state-/.test(line));

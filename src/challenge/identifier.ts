@@ -199,6 +199,11 @@ export function parseIPv6(text: string): Uint8Array | undefined {
   return out;
 }
 
+/** Whether `bytes` is an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`): 16 bytes, ten zero, then 0xff 0xff. */
+export function isIPv4Mapped(bytes: Uint8Array): boolean {
+  return bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
 /**
  * Canonical text of a 4- or 16-byte address: dotted quad, or RFC 5952 (lower-case, leading zeros dropped, the
  * longest run of two or more zero groups — the first on a tie — as `::`, and `::ffff:a.b.c.d` for mapped IPv4).
@@ -206,8 +211,7 @@ export function parseIPv6(text: string): Uint8Array | undefined {
 export function formatIpAddress(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join('.');
   if (bytes.length !== 16) throw new RangeError('an IP address has 4 or 16 bytes');
-  const isMapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  if (isMapped) return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
+  if (isIPv4Mapped(bytes)) return `::ffff:${Array.from(bytes.subarray(12)).join('.')}`;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] as number) << 8) | (bytes[i + 1] as number));
   let bestStart = -1;

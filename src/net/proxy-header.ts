@@ -11,7 +11,7 @@
  *
  * Pure: no sockets. Addresses are handled as text the way Node reports them (`socket.remoteAddress`).
  */
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, isIPv4Mapped, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
 import { hex, latin1, octet } from '../bytes.js';
 import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 
@@ -514,8 +514,7 @@ export function formatProxyHeaderV2(address: ProxyAddress): Uint8Array {
 /** The 4 IPv4 bytes of a dotted quad or of a v4-mapped IPv6 address (`::ffff:a.b.c.d`), else undefined. */
 function ipv4View(bytes: Uint8Array): Uint8Array | undefined {
   if (bytes.length === 4) return bytes;
-  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  return mapped ? bytes.subarray(12) : undefined;
+  return isIPv4Mapped(bytes) ? bytes.subarray(12) : undefined;
 }
 
 /** `a.b.c.d` as the 16 bytes of `::ffff:a.b.c.d`. */

@@ -1,4 +1,4 @@
-import { parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { isIPv4Mapped, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
 
 /**
  * The key connections are counted under for `--max-connections-per-source`: the IPv4 address, or the /64 prefix of
@@ -10,6 +10,6 @@ export function sourceKey(address: string): string {
   if (parseIPv4(address) !== undefined) return address;
   const bytes = parseIPv6(address.replace(/%.*$/, ''));
   if (bytes === undefined) return address;
-  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) return bytes.subarray(12).join('.');
+  if (isIPv4Mapped(bytes)) return bytes.subarray(12).join('.');
   return `${Buffer.from(bytes.subarray(0, 8)).toString('hex').replace(/(.{4})(?!$)/g, '$1:')}::/64`;
 }

@@ -3,66 +3,19 @@
  * in-process with its log events kept, the CA's side of a TLS-ALPN-01 validation, and the operator snippets of
  * docs/layouts.md, which those tests feed to the real nginx, HAProxy and daemon.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Test } from 'tap';
-import { parseIdentifier } from '../../src/challenge/identifier.js';
-import { checkChallengeCertificate, type CertificateCheck } from '../../src/challenge/verify.js';
-import { sendCommands } from '../../src/control/client.js';
-import { Daemon, type DaemonOptions } from '../../src/daemon.js';
-import type { LogValue } from '../../src/log.js';
+import type { CertificateCheck } from '../../src/challenge/verify.js';
+import { validateAsCa } from './ca-check.js';
 import { REPO_ROOT, startDaemon, type Daemon as CliDaemon } from './daemon.js';
-import { testDaemonOptions } from './daemon-options.js';
-import { makeSelfSignedCertificate, startNginx, type Endpoint, type NginxInstance } from './nginx.js';
+import { formatEndpoint, makeSelfSignedCertificate, startNginx, type Endpoint, type NginxInstance } from './nginx.js';
 import { shortTempDir } from './tmp.js';
 
-/** SHA-256 of a key authorization made up for `name`: what dehydrated passes as DIGEST, and the CA expects. */
-export function digestOf(name: string): Buffer {
-  return createHash('sha256').update(`token-${name}.${'A'.repeat(43)}`).digest();
-}
-
-/** {@link digestOf} as dehydrated passes it to the hook: colon-separated hex. */
-export function dehydratedDigest(name: string): string {
-  return [...digestOf(name)].map((byte) => byte.toString(16).padStart(2, '0')).join(':');
-}
-
-/** A daemon started with {@link startInProcessDaemon}. */
-export interface InProcessDaemon {
-  readonly daemon: Daemon;
-  /** Listen addresses in the order given, with the ports bound. */
-  readonly endpoints: readonly Endpoint[];
-  /** Fields of every `connection` event logged so far, in order (logged when a connection ends). */
-  readonly connections: Record<string, LogValue>[];
-  /** Deploys a challenge for `name` with {@link digestOf}; throws unless the daemon answers OK. */
-  deploy(name: string): Promise<void>;
-}
-
-/** `Daemon.start` with {@link testDaemonOptions} (loopback, no backend) and `overrides`; closed on teardown. */
-export async function startInProcessDaemon(t: Test, overrides: Partial<DaemonOptions> = {}): Promise<InProcessDaemon> {
-  const connections: Record<string, LogValue>[] = [];
-  const daemon = await Daemon.start(
-    testDaemonOptions(shortTempDir(t), overrides),
-    {
-      log(_level, event, fields) {
-        if (event === 'connection') connections.push({ ...fields });
-      },
-    },
-  );
-  t.teardown(() => daemon.close());
-  return {
-    daemon,
-    endpoints: daemon.listeners.addresses.map(({ host, port }) => ({ host, port })),
-    connections,
-    async deploy(name) {
-      const [reply] = await sendCommands(daemon.control.path, [`deploy ${name} ${dehydratedDigest(name)}`]);
-      if (!reply?.final.ok) throw new Error(`deploy ${name}: ${JSON.stringify(reply?.final)}`);
-    },
-  };
-}
+export { dehydratedDigestOf as dehydratedDigest } from './ca-check.js';
+export { startInProcessDaemon, type InProcessDaemon } from './in-process-daemon.js';
 
 /** What the CA saw in one validation attempt. */
 export interface AcmeValidation {
@@ -74,28 +27,14 @@ export interface AcmeValidation {
 }
 
 /**
- * Connects to `to` like the CA validating `name` (SNI, ALPN `acme-tls/1` only) and checks the certificate as the
- * CA would, optionally sending `proxyHeader` first as a front proxy would. Rejects when the handshake fails.
+ * {@link validateAsCa} for `name`, expecting the digest `deploy` of {@link startInProcessDaemon} deploys; `proxyHeader`
+ * is sent first, as a front proxy would. Rejects when the handshake fails.
  */
-export function validateAcme(to: Endpoint, name: string, proxyHeader?: string | Uint8Array): Promise<AcmeValidation> {
-  return new Promise((resolve, reject) => {
-    const raw = net.connect(to.port, to.host);
-    if (proxyHeader !== undefined) raw.write(proxyHeader);
-    const socket = tls.connect({ socket: raw, servername: name, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      const der = socket.getPeerCertificate().raw;
-      const alpn = socket.alpnProtocol;
-      const localPort = raw.localPort ?? 0;
-      socket.end();
-      checkChallengeCertificate(new Uint8Array(der), parseIdentifier(name), digestOf(name)).then(
-        (check) => resolve({ check, alpn, localPort }),
-        reject,
-      );
-    });
-    socket.once('error', (error) => {
-      raw.destroy();
-      reject(error);
-    });
-  });
+export async function validateAcme(to: Endpoint, name: string, proxyHeader?: string | Uint8Array): Promise<AcmeValidation> {
+  const validation = await validateAsCa(to, name, { proxyHeader });
+  if (!validation.ok) throw new Error(`TLS handshake with ${formatEndpoint(to)} for ${name} failed: ${validation.error}`);
+  const { check, alpn, localPort } = validation;
+  return { check, alpn, localPort };
 }
 
 /** How a TLS client attempt ended. */

@@ -4,11 +4,11 @@
  * dehydrated's own JSON.sh code.
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { cleanEnv, hasIPv6Loopback, REPO_ROOT, requirePeers, run, startDaemon, type RunResult } from '../helpers/daemon.js';
 import { startNginx } from '../helpers/nginx.js';
+import { silentSocket } from '../helpers/silent-socket.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
@@ -32,27 +32,6 @@ async function dehydratedResponse(challenge: object): Promise<string> {
   return result.stdout.trimEnd();
 }
 
-/** A Unix socket that counts connections and never answers. */
-async function silentSocket(dir: string): Promise<{ path: string; connections: () => number }> {
-  const socketPath = path.join(dir, 'silent.sock');
-  let count = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  t.teardown(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  return { path: socketPath, connections: () => count };
-}
-
 t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
   const dir = shortTempDir(t);
   const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir: path.join(dir, 'daemon') });
@@ -68,7 +47,7 @@ t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
       t.not(down.code, 0, 'no daemon: non-zero, so dehydrated stops before ordering');
       t.match(down.stderr, /control socket/, 'naming the control socket', down);
 
-      const silent = await silentSocket(shortTempDir(t));
+      const silent = await silentSocket(t, shortTempDir(t));
       const started = performance.now();
       const mute = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: silent.path, ALPN_RESPONDER_TRANSPORT: transport.name, ALPN_RESPONDER_TIMEOUT: '1' });
       t.not(mute.code, 0, 'a daemon that never answers: non-zero');
@@ -102,7 +81,7 @@ t.test('startup_hook: another process on the daemon\'s port', requirePeers(t, ['
 
 t.test('invalid_challenge logs the CA\'s detail with its hint, exits 0', requirePeers(t, ['bash', 'dehydrated'], true), async (t) => {
   const dir = shortTempDir(t);
-  const silent = await silentSocket(dir);
+  const silent = await silentSocket(t, dir);
   const response = await dehydratedResponse({
     type: 'tls-alpn-01',
     url: 'https://acme.example/chall/1',

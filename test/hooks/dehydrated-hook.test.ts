@@ -4,18 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { cleanEnv, REPO_ROOT, requirePeers, run, startDaemon, type Daemon, type RunResult } from '../helpers/daemon.js';
+import { dehydratedDigest } from '../helpers/dehydrated-alpn.js';
+import { silentSocket } from '../helpers/silent-socket.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
-
-/** The DIGEST dehydrated passes for tls-alpn-01: `openssl dgst -sha256 -c -hex` of the key authorization. */
-function dehydratedDigest(keyAuthorization: string): string {
-  return (createHash('sha256').update(keyAuthorization).digest('hex').match(/../g) ?? []).join(':');
-}
 
 /** A DOMAIN TOKEN DIGEST triple as dehydrated builds it. */
 function triple(domain: string): [string, string, string] {
@@ -36,29 +32,6 @@ async function deployed(daemon: Daemon): Promise<string[]> {
     .slice(0, -1)
     .map((l) => l.split(/\s+/)[0] ?? '')
     .sort();
-}
-
-/** A Unix socket that counts connections and never answers: proves the hook did (not) talk, and tests timeouts. */
-async function silentSocket(dir: string): Promise<{ path: string; connections: () => number; close: () => Promise<void> }> {
-  const socketPath = path.join(dir, `silent-${Math.random().toString(36).slice(2)}.sock`);
-  const sockets = new Set<net.Socket>();
-  let count = 0;
-  const server = net.createServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  return {
-    path: socketPath,
-    connections: () => count,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const TRANSPORTS = [
@@ -110,8 +83,7 @@ t.test('hook', baseOptions, async (t) => {
   }
 
   t.test('every other event exits 0 without touching the socket', async (t) => {
-    const silent = await silentSocket(dir);
-    t.teardown(() => silent.close());
+    const silent = await silentSocket(t, dir);
     const events = [
       ['deploy_cert', 'a.example.test', '/k.pem', '/c.pem', '/f.pem', '/ch.pem', '1700000000'],
       ['unchanged_cert', 'a.example.test', '/k.pem', '/c.pem', '/f.pem', '/ch.pem'],
@@ -194,8 +166,7 @@ t.test('hook', baseOptions, async (t) => {
   });
 
   t.test('a daemon that never answers: bounded by ALPN_RESPONDER_TIMEOUT', async (t) => {
-    const silent = await silentSocket(dir);
-    t.teardown(() => silent.close());
+    const silent = await silentSocket(t, dir);
     for (const transport of TRANSPORTS) {
       const started = performance.now();
       const result = await hook(['deploy_challenge', ...triple('slow.example.test')], {

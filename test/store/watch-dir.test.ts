@@ -6,18 +6,15 @@ import { X509Certificate } from 'node:crypto';
 import { appendFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import t, { type Test } from 'tap';
-import { parseIdentifier } from '../../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../../src/challenge/verify.js';
 import { sendCommands } from '../../src/control/client.js';
 import { Daemon } from '../../src/daemon.js';
 import type { Logger, LogLevel, LogValue } from '../../src/log.js';
 import { WatchDir } from '../../src/store/watch-dir.js';
+import { caVerdict, dehydratedDigestOf, digestOf, validateAsCa } from '../helpers/ca-check.js';
 import { waitUntil } from '../helpers/daemon.js';
 import { testDaemonOptions } from '../helpers/daemon-options.js';
 import {
-  dehydratedDigest,
   makeDehydratedPair,
   makeRsaKey,
   plainHex,
@@ -25,6 +22,7 @@ import {
   writePair,
   type Pair,
 } from '../helpers/dehydrated-alpn.js';
+import { startInProcessDaemon } from '../helpers/in-process-daemon.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 interface LogEvent {
@@ -51,15 +49,13 @@ async function openWatchDir(t: Test, settleMs = 300) {
   return { dir, watchDir, ...rec };
 }
 
-const digestFor = (name: string): string => dehydratedDigest(`token-${name}.${'A'.repeat(43)}`);
-
 /** Polls every millisecond, so the measured pick-up time is not the polling interval. */
 const quickly = <T>(what: string, check: () => T | undefined, timeoutMs = 5_000): Promise<T> => waitUntil(what, check, timeoutMs, 1);
 
 t.test('a dehydrated pair is served within 100 ms of being written, and dropped when deleted', async (t) => {
   const { dir, watchDir, find } = await openWatchDir(t);
   const names = ['cold', 'a', 'b', 'c', 'd', 'e'].map((n) => `${n}.watch.test`);
-  const pairs = await Promise.all(names.map((n) => makeDehydratedPair(n, digestFor(n))));
+  const pairs = await Promise.all(names.map((n) => makeDehydratedPair(n, dehydratedDigestOf(n))));
   // One pair after another, as dehydrated writes them; the first also pays for warming up the code path.
   const times: number[] = [];
   for (const pair of pairs) {
@@ -76,7 +72,7 @@ t.test('a dehydrated pair is served within 100 ms of being written, and dropped 
 
   const name = names[1]!;
   const pair = pairs[1]!;
-  const digest = digestFor(name);
+  const digest = dehydratedDigestOf(name);
   const ready = watchDir.lookup(name)!;
   t.equal(Buffer.from(ready.challenge.digest).toString('hex'), plainHex(digest), 'digest from the acmeIdentifier extension');
   t.equal(ready.challenge.expiresAt.getTime(), new Date(new X509Certificate(pair.certPem).validTo).getTime(), 'expiry is notAfter');
@@ -100,7 +96,7 @@ t.test('half-written files are retried until both parse', async (t) => {
 
   await t.test('key first, then the certificate in two writes', async (t) => {
     const name = 'partial-cert.watch.test';
-    const digest = digestFor(name);
+    const digest = dehydratedDigestOf(name);
     const pair = await makeDehydratedPair(name, digest);
     const crt = path.join(dir, `${name}.crt.pem`);
     await writeFile(path.join(dir, `${name}.key.pem`), pair.keyPem);
@@ -115,7 +111,7 @@ t.test('half-written files are retried until both parse', async (t) => {
 
   await t.test('certificate first, then the key in two writes', async (t) => {
     const name = 'partial-key.watch.test';
-    const digest = digestFor(name);
+    const digest = dehydratedDigestOf(name);
     const pair = await makeDehydratedPair(name, digest);
     const key = path.join(dir, `${name}.key.pem`);
     await writeFile(path.join(dir, `${name}.crt.pem`), pair.certPem);
@@ -130,14 +126,14 @@ t.test('half-written files are retried until both parse', async (t) => {
 
   await t.test('a rewritten pair (new key before new certificate) ends up served with the new digest', async (t) => {
     const name = 'rewritten.watch.test';
-    const first = await makeDehydratedPair(name, digestFor(`${name}-1`));
-    const second = await makeDehydratedPair(name, digestFor(`${name}-2`));
+    const first = await makeDehydratedPair(name, dehydratedDigestOf(`${name}-1`));
+    const second = await makeDehydratedPair(name, dehydratedDigestOf(`${name}-2`));
     await writePair(dir, first);
     await quickly('first pair', () => watchDir.lookup(name));
     await writePair(dir, second);
     const ready = await quickly('second pair', () => {
       const r = watchDir.lookup(name);
-      return r && Buffer.from(r.challenge.digest).toString('hex') === plainHex(digestFor(`${name}-2`)) ? r : undefined;
+      return r && Buffer.from(r.challenge.digest).toString('hex') === plainHex(dehydratedDigestOf(`${name}-2`)) ? r : undefined;
     });
     t.ok(ready);
   });
@@ -148,7 +144,7 @@ t.test('half-written files are retried until both parse', async (t) => {
 t.test('pairs that can never be served are skipped with a reason', async (t) => {
   const { dir, watchDir, events, find } = await openWatchDir(t);
   const skipped = (name: string) => quickly(`${name} skipped`, () => find('watch-skip', name));
-  const good = await makeDehydratedPair('good.watch.test', digestFor('good'));
+  const good = await makeDehydratedPair('good.watch.test', dehydratedDigestOf('good'));
 
   const cases: { name: string; write: () => Promise<void>; reason: string; detail?: RegExp }[] = [
     {
@@ -158,20 +154,20 @@ t.test('pairs that can never be served are skipped with a reason', async (t) => 
     },
     {
       name: 'wrong-name.watch.test',
-      write: async () => writePair(dir, { ...(await makeDehydratedPair('other.watch.test', digestFor('x'))), name: 'wrong-name.watch.test' }),
+      write: async () => writePair(dir, { ...(await makeDehydratedPair('other.watch.test', dehydratedDigestOf('x'))), name: 'wrong-name.watch.test' }),
       reason: 'invalid-challenge-certificate',
       detail: /unexpected identifiers.*identifier does not match expected identifier/,
     },
     {
       name: 'plain.watch.test',
-      write: async () => writePair(dir, await makeDehydratedPair('plain.watch.test', digestFor('x'), { plain: true })),
+      write: async () => writePair(dir, await makeDehydratedPair('plain.watch.test', dehydratedDigestOf('x'), { plain: true })),
       reason: 'invalid-challenge-certificate',
       detail: /Required extension OID 1\.3\.6\.1\.5\.5\.7\.1\.31 is not present/,
     },
     {
       name: 'mismatch.watch.test',
       write: async () => {
-        const pair = await makeDehydratedPair('mismatch.watch.test', digestFor('x'));
+        const pair = await makeDehydratedPair('mismatch.watch.test', dehydratedDigestOf('x'));
         await writePair(dir, { ...pair, keyPem: good.keyPem });
       },
       reason: 'key-mismatch',
@@ -184,7 +180,7 @@ t.test('pairs that can never be served are skipped with a reason', async (t) => 
     {
       name: '0.7.0-ip',
       // dehydrated 0.7.0 knows no IP identifiers: it names the files after the address and writes a DNS SAN.
-      write: async () => writePair(dir, { ...(await makeDehydratedPair('192.0.2.7', digestFor('x'))), name: '192.0.2.7' }),
+      write: async () => writePair(dir, { ...(await makeDehydratedPair('192.0.2.7', dehydratedDigestOf('x'))), name: '192.0.2.7' }),
       reason: 'invalid-challenge-certificate',
     },
     {
@@ -224,13 +220,13 @@ t.test('100 pairs written at once are all served', async (t) => {
   const pairs: Pair[] = [];
   // openssl is a process per pair: two at a time on two cores.
   for (let i = 0; i < names.length; i += 2) {
-    pairs.push(...(await Promise.all(names.slice(i, i + 2).map((n) => makeDehydratedPair(n, digestFor(n), { keyFile: key })))));
+    pairs.push(...(await Promise.all(names.slice(i, i + 2).map((n) => makeDehydratedPair(n, dehydratedDigestOf(n), { keyFile: key })))));
   }
   const written = performance.now();
   await Promise.all(pairs.map((pair) => writePair(dir, pair)));
   await waitUntil('100 pairs served', () => (watchDir.list().length === 100 ? true : undefined), 10_000, 5);
   t.comment(`100 pairs served ${(performance.now() - written).toFixed(1)} ms after writing started`);
-  for (const n of names) t.equal(Buffer.from(watchDir.lookup(n)!.challenge.digest).toString('hex'), plainHex(digestFor(n)));
+  for (const n of names) t.equal(Buffer.from(watchDir.lookup(n)!.challenge.digest).toString('hex'), plainHex(dehydratedDigestOf(n)));
 
   const deleting = performance.now();
   await Promise.all(names.map((n) => removePair(dir, n)));
@@ -242,9 +238,9 @@ t.test('start-up scan, IP pairs, and rescan of a replaced directory', async (t) 
   const root = shortTempDir(t);
   const dir = path.join(root, 'alpn-certs');
   await mkdir(dir);
-  const before = await makeDehydratedPair('before.watch.test', digestFor('before'));
+  const before = await makeDehydratedPair('before.watch.test', dehydratedDigestOf('before'));
   // dehydrated 0.7.2: SAN IP:address, files named after the reverse-DNS name the CA sends in SNI.
-  const ip = await makeDehydratedPair('192.0.2.1', digestFor('ip'), { type: 'ip', fileName: '1.2.0.192.in-addr.arpa' });
+  const ip = await makeDehydratedPair('192.0.2.1', dehydratedDigestOf('ip'), { type: 'ip', fileName: '1.2.0.192.in-addr.arpa' });
   await writePair(dir, before);
   await writePair(dir, ip);
   const rec = recorder();
@@ -258,7 +254,7 @@ t.test('start-up scan, IP pairs, and rescan of a replaced directory', async (t) 
   // Replace the directory: the old watch sees nothing of the new one until rescan().
   await rename(dir, path.join(root, 'old'));
   await mkdir(dir);
-  const after = await makeDehydratedPair('after.watch.test', digestFor('after'));
+  const after = await makeDehydratedPair('after.watch.test', dehydratedDigestOf('after'));
   await writePair(dir, after);
   await watchDir.rescan();
   t.ok(watchDir.lookup('after.watch.test'), 'rescan serves the new directory');
@@ -275,16 +271,6 @@ t.test('the directory must exist', async (t) => {
   await t.rejects(Daemon.start(testDaemonOptions(root, { watchDir: path.join(root, 'missing') }), recorder().log), { code: 'ERR_WATCH_DIR' });
 });
 
-function handshake(port: number, servername: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().raw);
-      socket.end();
-    });
-    socket.on('error', reject);
-  });
-}
-
 async function command(control: string, line: string): Promise<string[]> {
   const [reply] = await sendCommands(control, [line]);
   if (!reply) throw new Error('no reply');
@@ -296,33 +282,32 @@ t.test('the daemon serves directory pairs over TLS, lists them, and a deploy for
   const dir = path.join(root, 'alpn-certs');
   await mkdir(dir);
   const rec = recorder();
-  const daemon = await Daemon.start(testDaemonOptions(root, { listen: [{ host: '127.0.0.1', port: 0 }], watchDir: dir }), rec.log);
-  t.teardown(() => daemon.close());
-  const port = daemon.listeners.addresses[0]!.port;
+  const { daemon, endpoints } = await startInProcessDaemon(t, { listen: [{ host: '127.0.0.1', port: 0 }], watchDir: dir }, rec.log);
+  const listener = endpoints[0]!;
   const control = daemon.control.path;
   const name = 'daemon.watch.test';
-  const digest = digestFor(name);
+  const digest = dehydratedDigestOf(name);
   const pair = await makeDehydratedPair(name, digest);
   await writePair(dir, pair);
   await quickly('listed', async () => ((await command(control, 'list')).at(-1) === 'OK 1' ? true : undefined));
 
-  const served = await handshake(port, name);
-  t.same(served, new X509Certificate(pair.certPem).raw, 'the CA gets exactly the certificate from the file');
-  t.same(await checkChallengeCertificate(new Uint8Array(served), parseIdentifier(name), Buffer.from(plainHex(digest), 'hex')), { ok: true });
+  const served = await validateAsCa(listener, name);
+  t.same(served.ok && served.der, new X509Certificate(pair.certPem).raw, 'the CA gets exactly the certificate from the file');
+  t.same(served.ok && served.check, { ok: true });
   const expires = new Date(new X509Certificate(pair.certPem).validTo).toISOString();
   t.same(await command(control, 'list'), [`${name} ${plainHex(digest)} ${expires} 1`, 'OK 1'], 'list: same format, expiry = notAfter');
   t.match((await command(control, 'status'))[0], / challenges=1 served=1 /);
 
-  const deployed = digestFor('deployed');
+  const deployed = dehydratedDigestOf('deployed');
   t.match((await command(control, `deploy ${name} ${deployed}`))[0], /^OK deployed/);
-  const check = await checkChallengeCertificate(new Uint8Array(await handshake(port, name)), parseIdentifier(name), Buffer.from(plainHex(deployed), 'hex'));
-  t.same(check, { ok: true }, 'a deploy for the same name is served instead of the file');
+  t.same(await caVerdict(listener, name, digestOf('deployed')), { ok: true }, 'a deploy for the same name is served instead of the file');
   const rows = await command(control, 'list');
   t.equal(rows.length, 2, 'one row per name');
   t.match(rows[0], new RegExp(`^${name} ${plainHex(deployed)} `));
 
   await command(control, `clean ${name}`);
-  t.same(await handshake(port, name), new X509Certificate(pair.certPem).raw, 'after clean the file is served again');
+  const again = await validateAsCa(listener, name);
+  t.same(again.ok && again.der, new X509Certificate(pair.certPem).raw, 'after clean the file is served again');
 
   await daemon.rescan();
   t.same(await command(control, 'list'), [`${name} ${plainHex(digest)} ${expires} 2`, 'OK 1'], 'a rescan keeps an unchanged pair and its count');
