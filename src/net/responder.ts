@@ -47,6 +47,9 @@ export function serveChallenge(
         return;
       }
       settle({ ok: true, protocol });
+      // Read (and drop) whatever the client still sends — its close_notify, a stray byte — or its FIN is never seen
+      // and the connection lingers until the timer above.
+      secure.resume();
       secure.end();
     });
     secure.on('error', (error: NodeJS.ErrnoException) => {
