@@ -2,19 +2,22 @@
  * Composition root: builds the store, certificate cache, listeners and control socket, and owns the lifecycle
  * (running → closing → closed) and the process signals. Nothing else in the project touches signals.
  */
+import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createCommandHandler } from './control/handler.js';
+import { fileURLToPath } from 'node:url';
+import { createCommandHandler, type Activity } from './control/handler.js';
 import { ControlServer, type ControlServerOptions } from './control/server.js';
-import type { Logger } from './log.js';
+import { createStreamLogger, withFields, type Logger, type LogLevel } from './log.js';
 import type { BackendTable } from './net/backends.js';
 import { ConnectionHandler, type ProxyProtocolVersion } from './net/connection-handler.js';
+import { ContextTable, type ReadyChallenge } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
 import { Listeners } from './net/listeners.js';
 import { dropPrivileges, requireRoot } from './privilege/drop.js';
 import type { RunAs } from './privilege/run-as.js';
 import { StartGate } from './start-gate.js';
-import { CertificateCache, type ReadyChallenge } from './store/certificate-cache.js';
+import { CertificateCache } from './store/certificate-cache.js';
 import type { ChallengeStore } from './store/challenge-store.js';
 import { FileJournal } from './store/file-journal.js';
 import { JournaledChallengeStore } from './store/journaled-store.js';
@@ -22,9 +25,13 @@ import { MemoryChallengeStore } from './store/memory-store.js';
 import { openSharedStore } from './store/shared-store.js';
 import type { SharedStoreConfig } from './store/store-config.js';
 import { WatchDir } from './store/watch-dir.js';
-import type { PassedDescriptor } from './systemd/listen-fds.js';
+import { sortPassedSockets, type PassedDescriptor, type SocketRoles, type PassedSocket } from './systemd/listen-fds.js';
 import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
+import { isUnixSocket } from './systemd/socket-kind.js';
 import { VERSION } from './version.js';
+import { isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
+import { WorkerPool } from './workers/worker-pool.js';
+import { WorkerProcess } from './workers/worker-process.js';
 
 /** Everything `serve` can be told. */
 export interface DaemonOptions {
@@ -63,10 +70,17 @@ export interface DaemonOptions {
   readonly runAs: RunAs | undefined;
   /** How long shutdown waits for open connections before dropping them. */
   readonly shutdownTimeoutMs: number;
+  /** `--workers`: processes serving the TLS port; 1 serves from this process, more fork worker processes. */
+  readonly workers: number;
+  /** Least severe event logged, by worker processes too. */
+  readonly logLevel: LogLevel;
 }
 
 /** Options a reload (SIGHUP) cannot apply: they need sockets, files or privileges set up at start. */
-const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond', 'maxControlLine'] as const;
+const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond', 'maxControlLine', 'workers', 'logLevel'] as const;
+
+/** The worker program forked by `--workers`, next to this file in dist/. */
+const WORKER_PROGRAM = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 function connectionSettings(options: DaemonOptions) {
   return {
@@ -81,6 +95,37 @@ function connectionSettings(options: DaemonOptions) {
   };
 }
 
+/** The TLS-port settings as worker processes get them: `--max-connections` is shared out among them. */
+function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings {
+  return {
+    backends: options.backends.values,
+    backendProxyProtocol: options.backendProxyProtocol,
+    acceptProxyProtocol: options.acceptProxyProtocol,
+    maxHelloBytes: options.maxHelloBytes,
+    helloTimeoutMs: options.helloTimeoutMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    backendConnectTimeoutMs: options.backendConnectTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxConnections: Math.ceil(options.maxConnections / options.workers),
+    maxConnectionsPerSource: options.maxConnectionsPerSource,
+  };
+}
+
+/** Sorts passed descriptors by kind without listening on them: with workers, only they may accept. */
+function sortUnopened(passed: readonly PassedDescriptor[]): SocketRoles<PassedDescriptor & PassedSocket> {
+  return sortPassedSockets(passed.map((descriptor) => ({ ...descriptor, unix: isUnixSocket(descriptor.fd) })));
+}
+
+/** What serves the TLS port: this process, or its worker processes. */
+interface Front {
+  readonly listeners: { readonly addresses: readonly ListenAddress[] };
+  activity(): Promise<Activity>;
+  reconfigure(options: DaemonOptions): void;
+  rescan(): Promise<void>;
+  /** Stops accepting, lets open connections finish for up to `timeoutMs`, drops the rest. */
+  close(timeoutMs: number): Promise<void>;
+}
+
 /** Lifecycle states. */
 export type DaemonState = 'running' | 'closing' | 'closed';
 
@@ -91,68 +136,77 @@ export class Daemon {
   #options: DaemonOptions;
 
   private constructor(
-    readonly listeners: Listeners,
+    private readonly front: Front,
     readonly control: ControlServer,
     private readonly store: ChallengeStore,
     private readonly cache: CertificateCache,
-    private readonly connections: ConnectionHandler,
     private readonly log: Logger,
-    private readonly watchDir: WatchDir | undefined,
-    private readonly lookup: (sni: string) => ReadyChallenge | undefined,
     options: DaemonOptions,
   ) {
     this.#options = options;
   }
 
+  /** The TLS listeners' addresses (port 0 resolved). */
+  get listeners(): { readonly addresses: readonly ListenAddress[] } {
+    return this.front.listeners;
+  }
+
   /**
    * Starts every part, or none: a failure closes what was already opened. `passed` are the sockets systemd passed
    * (see {@link takeListenFds}): TLS listeners among them replace `listen`, a control socket replaces `controlPath`.
+   * With `workers` > 1 the TLS port is served by that many worker processes (see {@link WorkerPool}).
    */
   static async start(options: DaemonOptions, log: Logger, passed: readonly PassedDescriptor[] = []): Promise<Daemon> {
     const started = performance.now();
     if (options.runAs !== undefined) requireRoot(options.runAs);
+    // With workers, the TLS descriptors go to them unopened; sorting first reports a bad socket unit before any work.
+    const unopened = options.workers > 1 ? sortUnopened(passed) : undefined;
     const store: ChallengeStore =
       options.store !== undefined
         ? await openSharedStore(options.store, { maxChallenges: options.maxChallenges, log })
         : options.statePath === undefined
           ? new MemoryChallengeStore({ maxChallenges: options.maxChallenges })
           : await JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
-    const cache = new CertificateCache(store, log);
-    let watchDir: WatchDir | undefined;
-    // A deploy wins over a file for the same name: it is explicit and cleaned by its hook, while files can be
-    // leftovers of an interrupted dehydrated run.
-    const lookup = (sni: string): ReadyChallenge | undefined => cache.lookup(sni) ?? watchDir?.lookup(sni);
-    const connections = new ConnectionHandler({ lookup, log, ...connectionSettings(options) });
+    const contexts = new ContextTable();
+    const pool =
+      unopened &&
+      new WorkerPool({
+        count: options.workers,
+        exec: WORKER_PROGRAM,
+        log,
+        settings: {
+          listen: unopened.tls.length > 0 ? unopened.tls.map(({ fd }) => ({ fd })) : options.listen,
+          connection: wireConnectionSettings(options),
+          watchDir: options.watchDir,
+          maxChallenges: options.maxChallenges,
+          runAs: options.runAs,
+          logLevel: options.logLevel,
+        },
+      });
+    const cache = new CertificateCache(store, pool ?? contexts, log);
     for (const rule of options.backends.rules) log.log('info', 'backend', { rule, proxy_protocol: options.backendProxyProtocol });
     store.on('delete', (sni, reason) => {
       if (reason === 'expired') log.log('info', 'expire', { sni });
     });
     // Nothing is served until every socket is open and, with --user, root is given up.
     const gate = new StartGate();
-    const onConnection = (socket: Socket): void => {
-      // Node reads an accepted socket at once: a reset while the gate is still closed must not go unhandled.
-      socket.on('error', () => undefined);
-      void gate.through(
-        () => connections.handle(socket),
-        () => void socket.destroy(),
-      );
-    };
-    let listeners: Listeners | undefined;
+    let front: Front | undefined;
+    let local: LocalFront | undefined;
     let control: ControlServer | undefined;
     let daemon: Daemon | undefined;
     try {
       const commands = createCommandHandler({
         store,
         cache,
-        directory: { list: () => watchDir?.list() ?? [] },
         log,
         defaultTtlSeconds: () => (daemon ? daemon.#options : options).ttlSeconds,
         status: () => ({
           version: VERSION,
           uptimeSeconds: Math.round((performance.now() - started) / 1000),
-          listeners: (listeners?.addresses ?? []).map(formatListenAddress),
-          ...connections.stats,
+          listeners: (front?.listeners.addresses ?? []).map(formatListenAddress),
+          workers: options.workers,
         }),
+        activity: () => front?.activity() ?? Promise.resolve(NO_ACTIVITY),
       });
       const controlOptions: ControlServerOptions = {
         path: options.controlPath,
@@ -165,25 +219,33 @@ export class Daemon {
         maxLineBytes: options.maxControlLine,
         handler: (line) => gate.through(() => commands(line), () => []),
       };
-      // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.
-      const adopted = openPassedSockets(passed);
-      if (adopted.control !== undefined) control = ControlServer.adopt(adopted.control, controlOptions);
-      if (adopted.tls.length > 0) listeners = Listeners.adopt(adopted.tls, onConnection, log);
-      listeners ??= await Listeners.bind(options.listen, onConnection, log);
-      control ??= await ControlServer.listen(controlOptions);
-      if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
-      // After --user: the files are read as the user that keeps reading them, and loaded before anything is served.
-      if (options.watchDir !== undefined) {
-        watchDir = await WatchDir.open({ dir: options.watchDir, log, maxEntries: options.maxChallenges });
+      if (pool !== undefined) {
+        const passedControl = unopened?.control && openPassedSockets([unopened.control]).control;
+        control = passedControl ? ControlServer.adopt(passedControl, controlOptions) : await ControlServer.listen(controlOptions);
+        front = new WorkerFront(pool, options.workers);
+        // The workers listen (through this process, as root if started so) and give up root themselves.
+        await pool.start();
+        if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
+      } else {
+        // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.
+        const adopted = openPassedSockets(passed);
+        local = new LocalFront(contexts, options, log, gate);
+        if (adopted.control !== undefined) control = ControlServer.adopt(adopted.control, controlOptions);
+        if (adopted.tls.length > 0) local.adopt(adopted.tls);
+        await local.bind(options.listen);
+        front = local;
+        control ??= await ControlServer.listen(controlOptions);
+        if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
+        // After --user: the files are read as the user that keeps reading them, and loaded before anything is served.
+        await local.watch(options.watchDir, options.maxChallenges);
       }
       gate.open();
-      log.log('info', 'ready', { version: VERSION, ms: (performance.now() - started).toFixed(1) });
-      daemon = new Daemon(listeners, control, store, cache, connections, log, watchDir, lookup, options);
+      log.log('info', 'ready', { version: VERSION, workers: options.workers, ms: (performance.now() - started).toFixed(1) });
+      daemon = new Daemon(front, control, store, cache, log, options);
       return daemon;
     } catch (error) {
       gate.fail();
-      await Promise.all([listeners?.close(), control?.close()]);
-      watchDir?.close();
+      await Promise.all([(front ?? local)?.close(0), pool?.close(0), control?.close()]);
       cache.close();
       await store.close();
       throw error;
@@ -194,8 +256,8 @@ export class Daemon {
    * Looks at `--watch-dir` afresh (watching it again, in case it was replaced) and serves exactly the pairs found
    * there; a no-op without `--watch-dir`. For SIGHUP.
    */
-  async rescan(): Promise<void> {
-    await this.watchDir?.rescan();
+  rescan(): Promise<void> {
+    return this.front.rescan();
   }
 
   /**
@@ -208,7 +270,7 @@ export class Daemon {
     const applied = { ...options };
     for (const key of RESTART_ONLY) Object.assign(applied, { [key]: this.#options[key] });
     this.#options = applied;
-    this.connections.reconfigure({ lookup: this.lookup, log: this.log, ...connectionSettings(applied) });
+    this.front.reconfigure(applied);
     for (const rule of applied.backends.rules) this.log.log('info', 'backend', { rule, proxy_protocol: applied.backendProxyProtocol });
     this.log.log('info', 'reloaded', { ttl: applied.ttlSeconds });
   }
@@ -225,13 +287,9 @@ export class Daemon {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#state = 'closing';
-      this.log.log('info', 'stopping', { open: this.connections.active });
-      const listenersClosed = this.listeners.close();
-      await this.connections.drain(this.#options.shutdownTimeoutMs);
-      if (this.connections.active > 0) this.log.log('warn', 'shutdown-dropped', { open: this.connections.active });
-      this.connections.destroyAll();
-      await Promise.all([listenersClosed, this.control.close()]);
-      this.watchDir?.close();
+      this.log.log('info', 'stopping', {});
+      await this.front.close(this.#options.shutdownTimeoutMs);
+      await this.control.close();
       this.cache.close();
       await this.store.close();
       this.#state = 'closed';
@@ -241,6 +299,107 @@ export class Daemon {
   }
 }
 
+const NO_ACTIVITY: Activity = { served: 0, passed: 0, rejected: 0, servedBySni: new Map(), watched: [] };
+
+/** The TLS port served from this process (`--workers 1`). */
+class LocalFront implements Front {
+  readonly #connections: ConnectionHandler;
+  readonly #contexts: ContextTable;
+  readonly #log: Logger;
+  readonly #gate: StartGate;
+  readonly #lookup = (sni: string): ReadyChallenge | undefined => this.#contexts.lookup(sni) ?? this.#watchDir?.lookup(sni);
+  readonly #onConnection = (socket: Socket): void => {
+    // Node reads an accepted socket at once: a reset while the gate is still closed must not go unhandled.
+    socket.on('error', () => undefined);
+    void this.#gate.through(
+      () => this.#connections.handle(socket),
+      () => void socket.destroy(),
+    );
+  };
+  #listeners: Listeners | undefined;
+  #watchDir: WatchDir | undefined;
+
+  constructor(contexts: ContextTable, options: DaemonOptions, log: Logger, gate: StartGate) {
+    this.#contexts = contexts;
+    this.#log = log;
+    this.#gate = gate;
+    this.#connections = new ConnectionHandler({ lookup: this.#lookup, log, ...connectionSettings(options) });
+  }
+
+  get listeners(): { readonly addresses: readonly ListenAddress[] } {
+    return { addresses: this.#listeners?.addresses ?? [] };
+  }
+
+  /** Takes over listening sockets systemd passed; synchronous, so queued connections find their handler. */
+  adopt(passed: readonly { fd: number; server: import('node:net').Server }[]): void {
+    this.#listeners = Listeners.adopt(passed, this.#onConnection, this.#log);
+  }
+
+  /** Binds `addresses` unless sockets were adopted. */
+  async bind(addresses: readonly ListenAddress[]): Promise<void> {
+    this.#listeners ??= await Listeners.bind(addresses, this.#onConnection, this.#log);
+  }
+
+  /** Starts serving the pairs in `--watch-dir`, if given, at most `maxEntries` of them. */
+  async watch(dir: string | undefined, maxEntries: number): Promise<void> {
+    if (dir !== undefined) this.#watchDir = await WatchDir.open({ dir, log: this.#log, maxEntries });
+  }
+
+  activity(): Promise<Activity> {
+    return Promise.resolve({
+      ...this.#connections.stats,
+      servedBySni: this.#contexts.servedBySni(),
+      watched: (this.#watchDir?.list() ?? []).map(({ challenge, served }) => ({ challenge, served })),
+    });
+  }
+
+  reconfigure(options: DaemonOptions): void {
+    this.#connections.reconfigure({ lookup: this.#lookup, log: this.#log, ...connectionSettings(options) });
+  }
+
+  async rescan(): Promise<void> {
+    await this.#watchDir?.rescan();
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    const listenersClosed = this.#listeners?.close();
+    await this.#connections.drain(timeoutMs);
+    if (this.#connections.active > 0) this.#log.log('warn', 'shutdown-dropped', { open: this.#connections.active });
+    this.#connections.destroyAll();
+    await listenersClosed;
+    this.#watchDir?.close();
+    this.#contexts.clear();
+  }
+}
+
+/** The TLS port served by worker processes (`--workers N`, N > 1). */
+class WorkerFront implements Front {
+  constructor(
+    private readonly pool: WorkerPool,
+    private readonly workers: number,
+  ) {}
+
+  get listeners(): { readonly addresses: readonly ListenAddress[] } {
+    return this.pool;
+  }
+
+  activity(): Promise<Activity> {
+    return this.pool.activity();
+  }
+
+  reconfigure(options: DaemonOptions): void {
+    this.pool.configure(wireConnectionSettings({ ...options, workers: this.workers }));
+  }
+
+  rescan(): Promise<void> {
+    this.pool.rescan();
+    return Promise.resolve();
+  }
+
+  close(timeoutMs: number): Promise<void> {
+    return this.pool.close(timeoutMs);
+  }
+}
 /**
  * Runs the daemon until SIGTERM or SIGINT, then shuts it down. Resolves with the exit code; a second signal
  * while closing forces exit code 1 without waiting.
@@ -278,4 +437,49 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/**
+ * The life of a worker process (`--workers`): asks the primary for its settings, serves until the primary says
+ * `close`, and resolves with the exit code. Signals are the primary's to act on — Ctrl-C reaches the whole process
+ * group, and a worker stopping on its own would drop connections the primary still counts on — so a worker ignores
+ * them. A worker whose primary is gone is ended at once by node:cluster; it only says so first.
+ */
+export async function runWorker(): Promise<number> {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
+  // Every message is listened for from the start and kept until the worker serves: one that arrives without a
+  // listener is lost, and the primary may send changes while this worker is still starting.
+  const inbox: unknown[] = [];
+  let deliver: ((message: unknown) => void) | undefined;
+  let initialized!: (init: Extract<ToWorker, { t: 'init' }>) => void;
+  const init = new Promise<Extract<ToWorker, { t: 'init' }>>((resolve) => (initialized = resolve));
+  process.on('message', (message: unknown) => {
+    if (isMessage(message) && message.t === 'init') initialized(message as Extract<ToWorker, { t: 'init' }>);
+    else if (deliver !== undefined) deliver(message);
+    else inbox.push(message);
+  });
+  process.send?.({ t: 'hello' } satisfies ToPrimary);
+  const { settings, challenges } = await init;
+  const log = withFields(createStreamLogger(process.stderr, settings.logLevel), { worker: cluster.worker?.id });
+  let leaving = false;
+  process.prependOnceListener('disconnect', () => {
+    if (!leaving) log.log('warn', 'worker-orphaned', {});
+  });
+  // Marks the disconnect as this worker's own, so node:cluster lets the process end with `code`.
+  const leave = (code: number): number => {
+    leaving = true;
+    cluster.worker?.disconnect();
+    return code;
+  };
+  let worker: WorkerProcess;
+  try {
+    worker = await WorkerProcess.start({ settings, challenges }, (message) => process.send?.(message), log);
+  } catch {
+    // The primary was told why (`failed`) and reports it.
+    return leave(1);
+  }
+  deliver = (message) => worker.receive(message);
+  for (const message of inbox.splice(0)) worker.receive(message);
+  await worker.closed;
+  return leave(0);
 }

@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   ERR_SYSTEMD_SOCKET: 'Fix the .socket unit: TCP ListenStream= for TLS, one Unix ListenStream= named FileDescriptorName=control for the control socket.',
   ERR_BAD_USER: 'Give --user as USER or USER:GROUP with an existing user (see /etc/passwd), or numeric ids as UID:GID.',
   ERR_USER_NEEDS_ROOT: 'Start the daemon as root to use --user, or leave --user out (under systemd use User= or DynamicUser=).',
+  ERR_WORKER: 'A worker process (--workers) failed to start or stopped answering: the daemon log says why; `--workers 1` serves from one process.',
+  ERR_BAD_WORKERS: 'Give --workers as a whole number from 1 to 64.',
   ERR_PRIVILEGE_DROP: 'The daemon could not become the --user account: it needs CAP_SETUID and CAP_SETGID (root without them, e.g. in a restricted container, cannot).',
   ERR_NAME_NOT_RESOLVED: 'Create an A and/or AAAA record for the name, or pass an IP address.',
   ERR_BAD_PORT: 'Give a TCP port between 1 and 65535.',

@@ -52,3 +52,8 @@ export function createStreamLogger(
 
 /** A logger that drops everything, for library callers that want silence. */
 export const silentLogger: Logger = { log() {} };
+
+/** A logger that adds `fields` to every event (a worker process's `worker=N`). */
+export function withFields(log: Logger, fields: Readonly<Record<string, LogValue>>): Logger {
+  return { log: (level, event, more) => log.log(level, event, { ...fields, ...more }) };
+}

@@ -1,28 +1,17 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
-import tls from 'node:tls';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { sendCommands } from '../src/control/client.js';
 import { Daemon, type DaemonOptions } from '../src/daemon.js';
 import { testDaemonOptions } from './helpers/daemon-options.js';
-import type { Logger } from '../src/log.js';
+import { caVerdict, dehydratedDigestOf, digestOf, handshake, validateAsCa } from './helpers/ca-check.js';
+import { startInProcessDaemon } from './helpers/in-process-daemon.js';
 import { shortTempDir } from './helpers/tmp.js';
 
-const keyAuthorization = (name: string) => `token-${name}.${'A'.repeat(43)}`;
-const digestOf = (name: string) => createHash('sha256').update(keyAuthorization(name)).digest();
-/** dehydrated's DIGEST argument: colon-separated hex. */
-const dehydratedDigest = (name: string) => digestOf(name).toString('hex').match(/../g)!.join(':');
-
+/** {@link startInProcessDaemon} with every log event kept as `event {fields}`. */
 async function startDaemon(t: Test, overrides: Partial<DaemonOptions> = {}) {
-  const dir = shortTempDir(t);
   const events: string[] = [];
-  const log: Logger = { log: (level, event, fields) => events.push(`${event} ${JSON.stringify(fields ?? {})}`) };
-  const daemon = await Daemon.start(testDaemonOptions(dir, overrides), log);
-  t.teardown(() => daemon.close());
+  const { daemon } = await startInProcessDaemon(t, overrides, { log: (_level, event, fields) => events.push(`${event} ${JSON.stringify(fields ?? {})}`) });
   return { daemon, events, control: daemon.control.path };
 }
 
@@ -30,26 +19,6 @@ async function command(control: string, line: string): Promise<string> {
   const [reply] = await sendCommands(control, [line]);
   if (!reply) throw new Error('no reply');
   return [...reply.lines, reply.final.ok ? `OK ${reply.final.text}`.trim() : `ERR ${reply.final.shortCode} ${reply.final.message}`].join('\n');
-}
-
-interface Handshake {
-  readonly ok: boolean;
-  readonly alpn?: string | false | null;
-  readonly protocol?: string | null;
-  readonly der?: Buffer;
-  readonly error?: string;
-}
-
-function handshake(host: string, port: number, options: tls.ConnectionOptions): Promise<Handshake> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host, port, rejectUnauthorized: false, minVersion: 'TLSv1.2', ...options }, () => {
-      const der = socket.getPeerCertificate().raw;
-      resolve({ ok: true, alpn: socket.alpnProtocol, protocol: socket.getProtocol(), der });
-      // Like the CA: close cleanly, so the TLS 1.3 client Finished reaches the server first.
-      socket.end();
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, error: error.code ?? error.message }));
-  });
 }
 
 t.test('serves deployed challenges by SNI over IPv4 and IPv6, TLS 1.2 and 1.3', async (t) => {
@@ -60,39 +29,39 @@ t.test('serves deployed challenges by SNI over IPv4 and IPv6, TLS 1.2 and 1.3', 
     { input: '::1', sni: `1.${'0.'.repeat(31)}ip6.arpa`, id: '::1' },
   ];
   for (const c of cases) {
-    t.match(await command(control, `deploy ${c.input} ${dehydratedDigest(c.id)}`), new RegExp(`^OK deployed ${c.id.replace(/\./g, '\\.')} expires \\d{4}-`));
+    t.match(await command(control, `deploy ${c.input} ${dehydratedDigestOf(c.id)}`), new RegExp(`^OK deployed ${c.id.replace(/\./g, '\\.')} expires \\d{4}-`));
   }
   for (const listener of daemon.listeners.addresses) {
     for (const c of cases) {
       for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
-        const result = await handshake(listener.host, listener.port, { servername: c.sni, ALPNProtocols: ['acme-tls/1'], maxVersion });
+        const result = await validateAsCa(listener, c.id, { maxVersion });
         t.equal(result.ok, true, `${c.sni} via ${listener.host} ${maxVersion}`);
-        t.equal(result.alpn, 'acme-tls/1');
-        t.equal(result.protocol, maxVersion);
-        const check = await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier(c.id), digestOf(c.id));
-        t.same(check, { ok: true }, `certificate for ${c.sni} passes the CA's checks`);
+        t.equal(result.ok && result.alpn, 'acme-tls/1');
+        t.equal(result.ok && result.protocol, maxVersion);
+        t.same(result.ok && result.check, { ok: true }, `certificate for ${c.sni} passes the CA's checks`);
       }
     }
   }
   const list = await command(control, 'list');
   t.match(list, /^a\.example\.test [0-9a-f]{64} \S+Z 4$/m, 'list shows 4 handshakes served for a.example.test');
   t.match(list, /OK 3$/);
-  t.match(await command(control, 'status'), /^OK version=\S+ uptime=\d+s listeners=127\.0\.0\.1:\d+,\[::1\]:\d+ challenges=3 served=12 passed=0 rejected=0$/);
+  t.match(await command(control, 'status'), /^OK version=\S+ uptime=\d+s listeners=127\.0\.0\.1:\d+,\[::1\]:\d+ workers=1 challenges=3 served=12 passed=0 rejected=0$/);
   t.ok(events.some((e) => e.startsWith('connection ') && e.includes('"outcome":"served"') && e.includes('"sni":"a.example.test"')));
   t.ok(events.some((e) => e.startsWith('deploy ')));
 });
 
 t.test('refuses anything that is not an acme-tls/1 hello for a deployed name', async (t) => {
   const { daemon, control, events } = await startDaemon(t);
-  await command(control, `deploy a.example.test ${dehydratedDigest('a')}`);
-  const { host, port } = daemon.listeners.addresses[0]!;
-  const h2 = await handshake(host, port, { servername: 'a.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
+  await command(control, `deploy a.example.test ${dehydratedDigestOf('a')}`);
+  const listener = daemon.listeners.addresses[0]!;
+  const { host, port } = listener;
+  const h2 = await handshake(listener, { servername: 'a.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
   t.same(h2, { ok: false, error: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL' }, 'h2 gets no_application_protocol');
-  const none = await handshake(host, port, { servername: 'a.example.test' });
+  const none = await handshake(listener, { servername: 'a.example.test' });
   t.same(none, { ok: false, error: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }, 'no ALPN at all never gets the certificate');
-  const unknown = await handshake(host, port, { servername: 'b.example.test', ALPNProtocols: ['acme-tls/1'] });
+  const unknown = await handshake(listener, { servername: 'b.example.test', ALPNProtocols: ['acme-tls/1'] });
   t.same(unknown, { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
-  const noSni = await handshake(host, port, { ALPNProtocols: ['acme-tls/1'] });
+  const noSni = await handshake(listener, { ALPNProtocols: ['acme-tls/1'] });
   t.same(noSni, { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
   const http = await new Promise<string>((resolve) => {
     const socket = net.connect(port, host, () => socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n'));
@@ -109,15 +78,13 @@ t.test('refuses anything that is not an acme-tls/1 hello for a deployed name', a
 
 t.test('clean stops serving; redeploy replaces; errors are ERR lines', async (t) => {
   const { daemon, control } = await startDaemon(t);
-  const { host, port } = daemon.listeners.addresses[0]!;
-  const hello = { servername: 'a.example.test', ALPNProtocols: ['acme-tls/1'] };
-  await command(control, `deploy a.example.test ${dehydratedDigest('x')}`);
-  await command(control, `deploy a.example.test ${dehydratedDigest('y')}`);
-  const served = await handshake(host, port, hello);
-  t.same(await checkChallengeCertificate(new Uint8Array(served.der!), parseIdentifier('a.example.test'), digestOf('y')), { ok: true });
+  const listener = daemon.listeners.addresses[0]!;
+  await command(control, `deploy a.example.test ${dehydratedDigestOf('x')}`);
+  await command(control, `deploy a.example.test ${dehydratedDigestOf('y')}`);
+  t.same(await caVerdict(listener, 'a.example.test', digestOf('y')), { ok: true });
   t.equal(await command(control, 'clean A.EXAMPLE.TEST'), 'OK cleaned a.example.test');
   t.equal(await command(control, 'clean a.example.test'), 'OK not-deployed a.example.test');
-  t.same(await handshake(host, port, hello), { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
+  t.same(await handshake(listener, { servername: 'a.example.test', ALPNProtocols: ['acme-tls/1'] }), { ok: false, error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' });
   t.match(await command(control, 'deploy exa_mple.org ab'), /^ERR bad-identifier /);
   t.match(await command(control, 'deploy *.example.org ab'), /^ERR wildcard-identifier /);
   t.match(await command(control, 'deploy example.org nothex'), /^ERR bad-authorization /);
@@ -127,18 +94,16 @@ t.test('clean stops serving; redeploy replaces; errors are ERR lines', async (t)
 
 t.test('ualpn-compatible auth/unauth answer a bare OK', async (t) => {
   const { daemon, control } = await startDaemon(t);
-  const { host, port } = daemon.listeners.addresses[0]!;
   const b64 = digestOf('u').toString('base64url');
   t.equal(await command(control, `auth u.example.test ${b64}`), 'OK');
-  const served = await handshake(host, port, { servername: 'u.example.test', ALPNProtocols: ['acme-tls/1'] });
-  t.same(await checkChallengeCertificate(new Uint8Array(served.der!), parseIdentifier('u.example.test'), digestOf('u')), { ok: true });
+  t.same(await caVerdict(daemon.listeners.addresses[0]!, 'u.example.test', digestOf('u')), { ok: true });
   t.equal(await command(control, 'unauth u.example.test'), 'OK');
   t.match(await command(control, 'auth bad_name x'), /^ERR /);
 });
 
 t.test('openssl s_client negotiates acme-tls/1 and sees the challenge certificate', async (t) => {
   const { daemon, control } = await startDaemon(t);
-  await command(control, `deploy o.example.test ${dehydratedDigest('o')}`);
+  await command(control, `deploy o.example.test ${dehydratedDigestOf('o')}`);
   const { port } = daemon.listeners.addresses[0]!;
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'o.example.test', '-alpn', 'acme-tls/1', '-showcerts'], {
@@ -178,7 +143,7 @@ t.test('start-up failures close what was opened', async (t) => {
 
 t.test('a real client whose bytes arrive one per TCP segment is still served', async (t) => {
   const { daemon, control } = await startDaemon(t);
-  await command(control, `deploy slow.example.test ${dehydratedDigest('slow')}`);
+  await command(control, `deploy slow.example.test ${dehydratedDigestOf('slow')}`);
   const target = daemon.listeners.addresses[0]!;
   // A relay that forwards the client's bytes to the daemon one byte per write.
   const relay = net.createServer((client) => {
@@ -197,24 +162,19 @@ t.test('a real client whose bytes arrive one per TCP segment is still served', a
   });
   t.teardown(() => relay.close());
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  const result = await handshake('127.0.0.1', (relay.address() as net.AddressInfo).port, {
-    servername: 'slow.example.test',
-    ALPNProtocols: ['acme-tls/1'],
-  });
-  t.equal(result.alpn, 'acme-tls/1');
-  t.same(await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier('slow.example.test'), digestOf('slow')), { ok: true });
+  const result = await validateAsCa({ host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port }, 'slow.example.test', { digest: digestOf('slow') });
+  t.equal(result.ok && result.alpn, 'acme-tls/1');
+  t.same(result.ok && result.check, { ok: true });
 });
 
 t.test('holds 1,000 challenges at once and serves each by its own name', async (t) => {
   const { daemon, control } = await startDaemon(t, { maxChallenges: 1000 });
   const names = Array.from({ length: 1000 }, (_, i) => `n${i}.bulk.example.test`);
-  const replies = await sendCommands(control, names.map((name) => `deploy ${name} ${dehydratedDigest(name)}`), 120_000);
+  const replies = await sendCommands(control, names.map((name) => `deploy ${name} ${dehydratedDigestOf(name)}`), 120_000);
   t.equal(replies.filter((r) => r.final.ok).length, 1000, 'all 1,000 deploys answered OK');
-  t.match(await command(control, 'deploy one-too-many.example.test ' + dehydratedDigest('x')), /^ERR too-many-challenges /);
-  const { host, port } = daemon.listeners.addresses[0]!;
+  t.match(await command(control, 'deploy one-too-many.example.test ' + dehydratedDigestOf('x')), /^ERR too-many-challenges /);
   for (const name of [names[0]!, names[499]!, names[999]!]) {
-    const result = await handshake(host, port, { servername: name, ALPNProtocols: ['acme-tls/1'] });
-    t.same(await checkChallengeCertificate(new Uint8Array(result.der!), parseIdentifier(name), digestOf(name)), { ok: true }, name);
+    t.same(await caVerdict(daemon.listeners.addresses[0]!, name), { ok: true }, name);
   }
   t.match(await command(control, 'list'), /\nOK 1000$/);
 });

@@ -37,7 +37,7 @@ t.test('--user nobody:nogroup: sockets opened as root, then served as nobody', i
   // nobody must be able to reach the directory the daemon creates for its control socket, and to remove the socket.
   await chmod(dir, 0o755);
   const control = path.join(dir, 'run', 'c.sock');
-  const proc = spawnManaged('alpn-responder', process.execPath, [CLI_PATH, 'serve', '--user', 'nobody:nogroup', '--listen', '127.0.0.1:0', '--control', control], { env: cleanEnv(), cwd: dir });
+  const proc = spawnManaged('alpn-responder', process.execPath, [CLI_PATH, 'serve', '--user', 'nobody:nogroup', '--listen', '127.0.0.1:0', '--control', control, '--workers', '1'], { env: cleanEnv(), cwd: dir });
   t.teardown(() => proc.stop());
   const lines = (): string[] => proc.output().split('\n');
   await waitUntil('event=ready', () => {
@@ -65,6 +65,59 @@ t.test('--user nobody:nogroup: sockets opened as root, then served as nobody', i
     client.on('error', reject);
   });
   t.same(await checkChallengeCertificate(new Uint8Array(der), parseIdentifier(NAME), digest), { ok: true }, 'deploy + handshake work as nobody');
+
+  t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
+  t.notOk(existsSync(control), 'nobody could still remove its control socket');
+});
+
+t.test('--user with --workers 2: each worker listens as root, then drops; the primary drops once all are ready', isRoot ? requirePeers(t, ['getent', 'id'], true) : { skip: 'needs root (CI runs as root)' }, async (t) => {
+  const { uid, gid } = await ids('nobody', 'nogroup');
+  const dir = shortTempDir(t);
+  await chmod(dir, 0o755);
+  const control = path.join(dir, 'run', 'c.sock');
+  const proc = spawnManaged('alpn-responder', process.execPath, [CLI_PATH, 'serve', '--user', 'nobody:nogroup', '--listen', '127.0.0.1:0', '--control', control, '--workers', '2'], { env: cleanEnv(), cwd: dir });
+  t.teardown(() => proc.stop());
+  const lines = (): string[] => proc.output().split('\n').filter((l) => l !== '');
+  await waitUntil('event=ready', () => {
+    if (lines().some((l) => / event=ready /.test(l))) return true;
+    if (proc.exitState() !== undefined) throw new GiveUp(`daemon exited (${proc.exitState()}):\n${proc.output()}`);
+    return undefined;
+  });
+  const at = (event: string, worker?: string): number => lines().findIndex((l) => logField(l, 'event') === event && logField(l, 'worker') === worker);
+  const workers = new Map(lines().filter((l) => logField(l, 'event') === 'worker-ready').map((l) => [logField(l, 'worker')!, Number(logField(l, 'pid'))]));
+  t.same([...workers.keys()].sort(), ['1', '2'], 'two workers ready');
+  for (const [worker, pid] of workers) {
+    t.ok(at('listening', worker) >= 0 && at('listening', worker) < at('privileges-dropped', worker), `worker ${worker} listened before it dropped`);
+    t.ok(at('privileges-dropped', worker) < at('worker-ready', worker), `worker ${worker} dropped before it reported ready`);
+    t.same(await credentials(pid), { uid: Array(4).fill(String(uid)), gid: Array(4).fill(String(gid)), groups: [] }, `worker ${worker} (pid ${pid}) runs as nobody/nogroup`);
+  }
+  const primaryDrop = at('privileges-dropped');
+  t.ok(primaryDrop > Math.max(at('worker-ready', '1'), at('worker-ready', '2')) && primaryDrop < at('ready'), 'the primary dropped after every worker-ready, before ready');
+  t.same(await credentials(proc.child.pid!), { uid: Array(4).fill(String(uid)), gid: Array(4).fill(String(gid)), groups: [] }, 'the primary runs as nobody/nogroup');
+
+  const port = Number(logField(lines().find((l) => / event=listening /.test(l)) ?? '', 'port'));
+  t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
+  const handshake = (): Promise<Buffer | string> =>
+    new Promise((resolve) => {
+      const client = tls.connect({ host: '127.0.0.1', port, servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
+        resolve(client.getPeerCertificate().raw);
+        client.end();
+      });
+      client.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    });
+  const servedBy = (): Set<string | undefined> =>
+    new Set(lines().filter((l) => logField(l, 'event') === 'connection' && logField(l, 'outcome') === 'served').map((l) => logField(l, 'worker')));
+  const failures: string[] = [];
+  let handshakes = 0;
+  while (handshakes < 400 && !(servedBy().has('1') && servedBy().has('2'))) {
+    for (const der of await Promise.all([handshake(), handshake(), handshake(), handshake()])) {
+      handshakes++;
+      const check = typeof der === 'string' ? der : await checkChallengeCertificate(new Uint8Array(der), parseIdentifier(NAME), digest);
+      if (typeof check === 'string' || !check.ok) failures.push(JSON.stringify(check));
+    }
+  }
+  await waitUntil('both workers to log a served handshake', () => (servedBy().has('1') && servedBy().has('2') ? true : undefined));
+  t.same(failures, [], `all ${handshakes} handshakes, served by both workers as nobody, pass the CA's checks`);
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
   t.notOk(existsSync(control), 'nobody could still remove its control socket');

@@ -2,6 +2,7 @@
  * The command line: parses arguments, calls the library, returns an exit code. Never exits the process itself;
  * `src/cli.ts` does that.
  */
+import os from 'node:os';
 import yargs from 'yargs';
 import {
   CLIENT_HELLO_TIMEOUT_MS,
@@ -147,6 +148,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
             describe: 'started as root: open the ports and control socket, then become USER[:GROUP] (names or ids) before serving',
           })
           .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' })
+          .option('workers', {
+            type: 'number',
+            default: Number(envOr('workers', os.availableParallelism())),
+            describe: 'processes serving the TLS port (default: one per CPU); 1 serves from the main process',
+          })
           .option('config', { type: 'string', default: envOr('config', undefined), describe: 'JSON file of serve options; the command line and environment override it' }),
       async (args) => {
         const file = args.config;

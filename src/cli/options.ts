@@ -3,6 +3,8 @@ import { readAccountFile } from '../account-file.js';
 import { parseMode, resolveGroup } from '../control/group.js';
 import { parseTtl } from '../control/protocol.js';
 import type { DaemonOptions } from '../daemon.js';
+import { AlpnResponderError } from '../errors.js';
+import type { LogLevel } from '../log.js';
 import { parseBackends } from '../net/backends.js';
 import { parseLimit } from './parse-limit.js';
 import { parseListenAddress } from '../net/listen-address.js';
@@ -43,6 +45,19 @@ export interface ServeArgs {
   readonly watchDir?: string | undefined;
   /** `--user USER[:GROUP]`: absent or empty keeps the starting user. */
   readonly user?: string | undefined;
+  /** `--workers N`: processes serving the TLS port. */
+  readonly workers: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Most `--workers`: far beyond any core count this daemon needs, and a bound on processes a typo can fork. */
+const MAX_WORKERS = 64;
+
+function parseWorkers(value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_WORKERS) {
+    throw new AlpnResponderError('ERR_BAD_WORKERS', `--workers ${String(value)} is not a whole number from 1 to ${MAX_WORKERS}`);
+  }
+  return value;
 }
 
 /** The environment variable behind an option: `control-mode` → `ALPN_RESPONDER_CONTROL_MODE`. */
@@ -92,5 +107,7 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     store: parseStoreConfig(args),
     watchDir: args.watchDir === undefined || args.watchDir === '' ? undefined : path.resolve(args.watchDir),
     runAs: await runAsOf(args.user),
+    workers: parseWorkers(args.workers),
+    logLevel: args.logLevel,
   };
 }

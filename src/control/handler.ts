@@ -3,31 +3,41 @@ import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { CertificateCache, ReadyChallenge } from '../store/certificate-cache.js';
+import type { CertificateCache } from '../store/certificate-cache.js';
 import type { Challenge, ChallengeStore } from '../store/challenge-store.js';
 import { COMMAND_USAGE, formatErrorReply, parseCommand, type Command } from './protocol.js';
 import type { LineHandler } from './server.js';
 
-/** Counters and facts `status` reports. */
+/** Facts `status` reports that do not depend on traffic. */
 export interface StatusSnapshot {
   readonly version: string;
   readonly uptimeSeconds: number;
   readonly listeners: readonly string[];
+  /** Processes serving the TLS port (`--workers`). */
+  readonly workers: number;
+}
+
+/** What the TLS port did, summed over every process that serves it. */
+export interface Activity {
   readonly served: number;
   readonly passed: number;
   readonly rejected: number;
+  /** Handshakes served per deployed SNI value (absent: none yet). */
+  readonly servedBySni: ReadonlyMap<string, number>;
+  /** Challenges served from `--watch-dir`, with their handshakes served. */
+  readonly watched: readonly { readonly challenge: Challenge; readonly served: number }[];
 }
 
 /** What the command handler works on. */
 export interface CommandContext {
   readonly store: ChallengeStore;
   readonly cache: CertificateCache;
-  /** Challenges served from `--watch-dir`, listed after the deployed ones. */
-  readonly directory?: { list(): ReadyChallenge[] } | undefined;
   /** Lifetime of a deploy that names none; read per deploy, so a reload applies at once. */
   readonly defaultTtlSeconds: () => number;
   readonly log: Logger;
   readonly status: () => StatusSnapshot;
+  /** Counters from the processes serving the TLS port; asked for by `list` and `status` only. */
+  readonly activity: () => Promise<Activity>;
 }
 
 async function deploy(context: CommandContext, identifierText: string, authorization: string, ttl: number | undefined) {
@@ -67,9 +77,9 @@ async function clean(context: CommandContext, identifierText: string) {
  * What `list` shows, one row per SNI: deployed challenges, then `--watch-dir` ones a deploy does not shadow (a
  * deploy for the same name is what gets served).
  */
-function listed(context: CommandContext): { challenge: Challenge; served: number }[] {
-  const deployed = context.store.list().map((challenge) => ({ challenge, served: context.cache.served(challenge.identifier.sni) }));
-  const fromDirectory = (context.directory?.list() ?? []).filter((ready) => context.store.get(ready.challenge.identifier.sni) === undefined);
+function listed(context: CommandContext, activity: Activity): { challenge: Challenge; served: number }[] {
+  const deployed = context.store.list().map((challenge) => ({ challenge, served: activity.servedBySni.get(challenge.identifier.sni) ?? 0 }));
+  const fromDirectory = activity.watched.filter((row) => context.store.get(row.challenge.identifier.sni) === undefined);
   return [...deployed, ...fromDirectory];
 }
 
@@ -90,7 +100,7 @@ async function execute(context: CommandContext, command: Command): Promise<strin
       await clean(context, command.identifier);
       return ['OK'];
     case 'list': {
-      const rows = listed(context);
+      const rows = listed(context, await context.activity());
       return [
         ...rows.map(
           ({ challenge: c, served }) =>
@@ -101,9 +111,10 @@ async function execute(context: CommandContext, command: Command): Promise<strin
     }
     case 'status': {
       const s = context.status();
+      const activity = await context.activity();
       return [
-        `OK version=${s.version} uptime=${s.uptimeSeconds}s listeners=${s.listeners.join(',') || 'none'} ` +
-          `challenges=${listed(context).length} served=${s.served} passed=${s.passed} rejected=${s.rejected}`,
+        `OK version=${s.version} uptime=${s.uptimeSeconds}s listeners=${s.listeners.join(',') || 'none'} workers=${s.workers} ` +
+          `challenges=${listed(context, activity).length} served=${activity.served} passed=${activity.passed} rejected=${activity.rejected}`,
       ];
     }
     case 'help':

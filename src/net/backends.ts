@@ -7,6 +7,8 @@ export interface BackendTable {
   lookup(serverName: string | undefined): ListenAddress | undefined;
   /** Human-readable rules, for start-up logs. */
   readonly rules: readonly string[];
+  /** The `--backend` values the table was built from (worker processes build their own from them). */
+  readonly values: readonly string[];
 }
 
 function bad(text: string, why: string): AlpnResponderError {
@@ -55,6 +57,7 @@ export function parseBackends(values: readonly string[]): BackendTable {
   ];
   return {
     rules,
+    values: [...values],
     lookup(serverName) {
       if (serverName === undefined) return fallback;
       const name = serverName.toLowerCase().replace(/\.$/, '');

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger, LogValue } from '../log.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
-import type { ReadyChallenge } from '../store/certificate-cache.js';
+import type { ReadyChallenge } from './context-table.js';
 import { encodeFatalAlert } from '../tls/alert.js';
 import type { BackendTable } from './backends.js';
 import { readClientHello, type HelloLimits } from './client-hello-reader.js';

@@ -6,6 +6,13 @@ import { formatListenAddress, type ListenAddress } from './listen-address.js';
 /** Accept queue length asked for; see {@link Listeners.bind}. */
 const LISTEN_BACKLOG = 4096;
 
+/** Where to listen: an address, or a listening descriptor (systemd's, shared with a worker process by cluster). */
+export type ListenTarget = ListenAddress | { readonly fd: number };
+
+function describe(target: ListenTarget): string {
+  return 'fd' in target ? `fd ${target.fd}` : formatListenAddress(target);
+}
+
 /** TCP listeners handing every accepted socket to one callback. */
 export class Listeners {
   /** The addresses actually bound (port 0 resolved). */
@@ -18,8 +25,11 @@ export class Listeners {
     this.addresses = addresses;
   }
 
-  /** Binds every address or none: on the first failure the ones already bound are closed again. */
-  static async bind(addresses: readonly ListenAddress[], onConnection: (socket: net.Socket) => void, log: Logger): Promise<Listeners> {
+  /**
+   * Binds every address or none: on the first failure the ones already bound are closed again. In a worker process
+   * (`--workers`), cluster has the primary open the socket (or take the descriptor) and share it.
+   */
+  static async bind(addresses: readonly ListenTarget[], onConnection: (socket: net.Socket) => void, log: Logger): Promise<Listeners> {
     const servers: net.Server[] = [];
     const bound: ListenAddress[] = [];
     try {
@@ -32,20 +42,21 @@ export class Listeners {
           // `[::]` stays dual-stack (ipv6Only false) so IPv4 clients reach the same listener. A deep accept queue
           // (the kernel caps it at net.core.somaxconn) keeps a connection flood from dropping the CA's SYN, which
           // would cost it a one-second retransmission.
-          server.listen({ host: address.host, port: address.port, ipv6Only: false, backlog: LISTEN_BACKLOG }, () => {
+          const where = 'fd' in address ? { fd: address.fd } : { host: address.host, port: address.port, ipv6Only: false };
+          server.listen({ ...where, backlog: LISTEN_BACKLOG }, () => {
             server.off('error', reject);
             resolve();
           });
         }).catch((error: NodeJS.ErrnoException) => {
           throw new AlpnResponderError(
             'ERR_LISTEN',
-            `cannot listen on ${formatListenAddress(address)}: ${error.code ?? error.message}` +
+            `cannot listen on ${describe(address)}: ${error.code ?? error.message}` +
               (error.code === 'EADDRINUSE' ? ' (another process owns the port; see `ss -ltnp`)' : '') +
               (error.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''),
             { cause: error },
           );
         });
-        bound.push(watch(server, log));
+        bound.push(watch(server, log, 'fd' in address ? address.fd : undefined));
       }
     } catch (error) {
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));

@@ -1,22 +1,14 @@
-import tls from 'node:tls';
 import { createChallengeCertificate, type ChallengeCertificate } from '../challenge/certificate.js';
 import { bytesEqual } from '../challenge/der.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { CertificateSink } from '../net/context-table.js';
 import type { Challenge, ChallengeStore } from './challenge-store.js';
-
-/** A challenge ready to be served: its certificate already inside a TLS context. */
-export interface ReadyChallenge {
-  readonly challenge: Challenge;
-  readonly context: tls.SecureContext;
-  /** Completed `acme-tls/1` handshakes for this challenge on this node. */
-  served: number;
-}
 
 interface Slot {
   readonly challenge: Challenge;
-  readonly building: Promise<ReadyChallenge>;
-  ready: ReadyChallenge | undefined;
+  /** Resolves once the certificate is served; rejects when it could not be built or published. */
+  readonly serving: Promise<void>;
 }
 
 /** Builds a certificate for a challenge; replaceable in tests. */
@@ -26,19 +18,25 @@ const defaultBuilder: CertificateBuilder = (challenge) =>
   createChallengeCertificate(challenge.identifier, challenge.digest);
 
 /**
- * Follows a {@link ChallengeStore} and keeps, for every live challenge, a prebuilt TLS context — so a handshake only
- * looks a context up, and a certificate is built once per deploy, never per connection.
+ * Follows a {@link ChallengeStore}: builds the certificate of every challenge put there, once, and hands it to a
+ * {@link CertificateSink} (this process's TLS contexts, or every worker process); removes it again when the store
+ * drops the challenge. Builds run concurrently, so a burst of deploys is not served one certificate at a time.
  */
 export class CertificateCache {
   readonly #slots = new Map<string, Slot>();
   readonly #store: ChallengeStore;
+  readonly #sink: CertificateSink;
   readonly #build: CertificateBuilder;
   readonly #log: Logger;
   readonly #onPut = (challenge: Challenge): void => this.#prepare(challenge);
-  readonly #onDelete = (sni: string): void => void this.#slots.delete(sni);
+  readonly #onDelete = (sni: string): void => {
+    this.#slots.delete(sni);
+    this.#sink.delete(sni);
+  };
 
-  constructor(store: ChallengeStore, log: Logger, build: CertificateBuilder = defaultBuilder) {
+  constructor(store: ChallengeStore, sink: CertificateSink, log: Logger, build: CertificateBuilder = defaultBuilder) {
     this.#store = store;
+    this.#sink = sink;
     this.#log = log;
     this.#build = build;
     store.on('put', this.#onPut);
@@ -47,29 +45,15 @@ export class CertificateCache {
   }
 
   /**
-   * Resolves once the challenge stored for `sni` with this digest can be served; rejects when its certificate
-   * could not be built or the challenge was removed or replaced meanwhile.
+   * Resolves once the challenge stored for `sni` with this digest is served; rejects when its certificate could
+   * not be built or served, or the challenge was removed or replaced meanwhile.
    */
-  async whenReady(sni: string, digest: Uint8Array): Promise<ReadyChallenge> {
+  async whenReady(sni: string, digest: Uint8Array): Promise<void> {
     const slot = this.#slots.get(sni);
     if (!slot || !bytesEqual(slot.challenge.digest, digest)) {
       throw new AlpnResponderError('ERR_CERTIFICATE', `the challenge for ${sni} was replaced or removed while it was being prepared`);
     }
-    return slot.building;
-  }
-
-  /** The servable challenge for an SNI value, or undefined (not deployed, expired, or still being built). */
-  lookup(sni: string): ReadyChallenge | undefined {
-    const slot = this.#slots.get(sni);
-    if (!slot?.ready) return undefined;
-    // The store is the authority on expiry: a context outliving its challenge is never served.
-    if (this.#store.get(sni) !== slot.challenge) return undefined;
-    return slot.ready;
-  }
-
-  /** Handshakes served for an SNI value on this node. */
-  served(sni: string): number {
-    return this.#slots.get(sni)?.ready?.served ?? 0;
+    return slot.serving;
   }
 
   /** Stops following the store; idempotent. */
@@ -81,18 +65,11 @@ export class CertificateCache {
 
   #prepare(challenge: Challenge): void {
     const sni = challenge.identifier.sni;
-    const building = this.#build(challenge).then(
-      (certificate) => {
-      const context = tls.createSecureContext({
-        key: certificate.keyPem,
-        cert: certificate.certPem,
-        // RFC 8737 §4: "using TLS 1.2 or higher"; older versions are refused outright.
-        minVersion: 'TLSv1.2',
-      });
-      const ready: ReadyChallenge = { challenge, context, served: 0 };
-      const current = this.#slots.get(sni);
-      if (current?.challenge === challenge) current.ready = ready;
-      return ready;
+    const current = (): boolean => this.#slots.get(sni)?.challenge === challenge;
+    const serving = this.#build(challenge).then(
+      async (certificate) => {
+        // A challenge replaced or removed while its certificate was built must not overwrite what came after it.
+        if (current()) await this.#sink.put(challenge, certificate);
       },
       (error: unknown) => {
         this.#log.log('error', 'certificate-failed', { sni, error: String(error) });
@@ -100,7 +77,7 @@ export class CertificateCache {
       },
     );
     // whenReady() callers see the failure; this keeps an unawaited build from crashing the process.
-    building.catch(() => undefined);
-    this.#slots.set(sni, { challenge, building, ready: undefined });
+    serving.catch(() => undefined);
+    this.#slots.set(sni, { challenge, serving });
   }
 }

@@ -16,7 +16,7 @@ import { formatIdentifier } from '../challenge/identifier.js';
 import { MAX_WATCH_PEM_BYTES, WATCH_DIR_MAX_RETRY_MS, WATCH_DIR_RETRY_MS, WATCH_DIR_SETTLE_MS } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ReadyChallenge } from './certificate-cache.js';
+import type { ReadyChallenge } from '../net/context-table.js';
 import { loadChallengePair } from './challenge-pair.js';
 
 /** Options of {@link WatchDir.open}. */

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,7 +61,7 @@ t.test('usage errors and unreachable daemons', async (t) => {
   t.match(c.out.stderr, /ERR_BAD_LISTEN_ADDRESS/);
 });
 
-t.test('the built binary serves until SIGTERM and exits 0', async (t) => {
+t.test('the built binary, with its defaults (a worker per CPU), serves until SIGTERM and exits 0', async (t) => {
   const dir = shortTempDir(t);
   const control = path.join(dir, 'c.sock');
   const child = spawn(process.execPath, [path.join(root, 'dist/cli.js'), 'serve', '--control', control], {
@@ -76,10 +77,17 @@ t.test('the built binary serves until SIGTERM and exits 0', async (t) => {
     });
     child.on('exit', () => reject(new Error(`exited early:\n${log}`)));
   });
-  t.match(log, /event=listening address=127\.0\.0\.1 port=\d+/);
-  t.match(log, /event=listening address=::1 port=\d+/);
+  const workers = os.availableParallelism();
+  t.match(log, new RegExp(`event=ready version=\\S+ workers=${workers} `));
+  for (let id = 1; id <= workers; id++) {
+    // One CPU: one process, whose lines name no worker.
+    const tag = workers > 1 ? `worker=${id} ` : '';
+    t.match(log, new RegExp(`event=listening ${tag}address=127\\.0\\.0\\.1 port=\\d+`));
+    t.match(log, new RegExp(`event=listening ${tag}address=::1 port=\\d+`));
+  }
   const c = capture();
   t.equal(await main(['status', '--control', control], c.io), 0);
+  t.match(c.out.stdout, new RegExp(` workers=${workers} `));
   child.kill('SIGTERM');
   const [code] = await once(child, 'exit');
   t.equal(code, 0);

@@ -24,6 +24,8 @@ const args: ServeArgs = {
   maxControlLine: 2048,
   shutdownTimeout: 7,
   state: 'run/state.json',
+  workers: 3,
+  logLevel: 'warn',
 };
 
 t.test('limits must be whole numbers of at least 1', async (t) => {
@@ -34,8 +36,18 @@ t.test('limits must be whole numbers of at least 1', async (t) => {
   await t.rejects(toDaemonOptions({ ...args, maxControlLine: 0.5 }), { code: 'ERR_BAD_LIMIT', message: /--max-control-line/ });
 });
 
+t.test('--workers is a whole number from 1 to 64', async (t) => {
+  for (const bad of [0, 65, 1.5, Number.NaN]) {
+    await t.rejects(toDaemonOptions({ ...args, workers: bad }), { code: 'ERR_BAD_WORKERS', message: /--workers/ }, `--workers ${bad}`);
+  }
+  t.equal((await toDaemonOptions({ ...args, workers: 64 })).workers, 64);
+});
+
 t.test('flags become daemon options', async (t) => {
   const options = await toDaemonOptions(args);
+  t.equal(options.workers, 3);
+  t.equal(options.logLevel, 'warn');
+  t.same(options.backends.values, ['127.0.0.1:8443', 'a.test=[::1]:9443'], 'the --backend values, for worker processes');
   t.same(options.listen, [{ host: '0.0.0.0', port: 443 }, { host: '::', port: 8443 }]);
   t.equal(options.controlMode, 0o600);
   t.equal(options.controlGid, 0);

@@ -35,6 +35,8 @@ export function testDaemonOptions(dir: string, overrides: Partial<DaemonOptions>
     store: undefined,
     watchDir: undefined,
     runAs: undefined,
+    workers: 1,
+    logLevel: 'info',
     ...overrides,
   };
 }

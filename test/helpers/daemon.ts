@@ -346,6 +346,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const controlPath = path.join(dir, 'control.sock');
   const args = [CLI_PATH, 'serve', ...options.listen.flatMap((l) => ['--listen', l]), '--control', controlPath];
   args.push(...(options.args ?? []));
+  // One process unless the test is about workers: its pid is then the whole daemon (RSS, signals, /proc).
+  if (!args.includes('--workers')) args.push('--workers', '1');
   const proc = spawnManaged('alpn-responder', process.execPath, args, { env: cleanEnv(options.env), cwd: dir });
   const lines = (): string[] => proc.output().split('\n').filter((l) => l !== '');
   try {
@@ -363,9 +365,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await proc.stop();
     throw new Error(`${(error as Error).message}\n--- daemon output ---\n${proc.output()}`);
   }
-  const listeners: Listener[] = lines()
-    .filter((l) => / event=listening( |$)/.test(l))
-    .map((l) => ({ address: logField(l, 'address') ?? '', port: Number(logField(l, 'port')) }));
+  // With --workers every worker logs the listeners it shares: one entry per address.
+  const listeners: Listener[] = [
+    ...new Map(
+      lines()
+        .filter((l) => / event=listening( |$)/.test(l))
+        .map((l) => [`${logField(l, 'address')}:${logField(l, 'port')}`, { address: logField(l, 'address') ?? '', port: Number(logField(l, 'port')) }] as const),
+    ).values(),
+  ];
   return {
     process: proc,
     controlPath,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import { checkChallengeCertificate } from '../../src/challenge/verify.js';
-import { CLI_PATH, cleanEnv, controlRequest, freePort, requirePeers, spawnManaged, waitUntil, type ManagedProcess } from '../helpers/daemon.js';
+import { CLI_PATH, cleanEnv, controlRequest, freePort, logField, requirePeers, spawnManaged, waitUntil, type ManagedProcess } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -28,14 +28,16 @@ interface Activated {
 }
 
 /** Starts systemd-socket-activate around `serve`, with the sockets it should pass; the daemon itself starts later. */
-async function activate(t: Test, fdnames: readonly string[]): Promise<Activated> {
+async function activate(t: Test, fdnames: readonly string[], serveArgs: readonly string[] = []): Promise<Activated> {
   const dir = shortTempDir(t);
   const control = path.join(dir, 'control.sock');
   const port = await freePort();
+  // One process unless the test is about workers (the default is one worker per CPU).
+  const workers = serveArgs.includes('--workers') ? [] : ['--workers', '1'];
   const proc = spawnManaged(
     'systemd-socket-activate',
     'systemd-socket-activate',
-    ['-l', `127.0.0.1:${port}`, '-l', control, ...fdnames, '--', process.execPath, CLI_PATH, 'serve', '--listen', UNBINDABLE, '--control', path.join(dir, 'own.sock')],
+    ['-l', `127.0.0.1:${port}`, '-l', control, ...fdnames, '--', process.execPath, CLI_PATH, 'serve', '--listen', UNBINDABLE, '--control', path.join(dir, 'own.sock'), ...workers, ...serveArgs],
     { env: cleanEnv() },
   );
   t.teardown(() => proc.stop());
@@ -85,3 +87,43 @@ t.test('unnamed descriptors are told apart by kind', requirePeers(t, ['systemd-s
   t.match(lines().join('\n'), / event=listen-fds .*unset=LISTEN_PID,LISTEN_FDS$/m, 'no LISTEN_FDNAMES passed');
   t.equal(await proc.stop(), 0);
 });
+
+t.test('--workers 2: both workers accept on the passed listener, the primary keeps the passed control socket', requirePeers(t, ['systemd-socket-activate'], true), async (t) => {
+  // Named, and unnamed: then the primary tells the TCP listener from the Unix control socket by kind (/proc/net/unix)
+  // without opening either.
+  for (const fdnames of [['--fdname=tls:control'], []]) {
+    await t.test(fdnames.length > 0 ? 'named descriptors' : 'unnamed descriptors', (t) => activatedWorkers(t, fdnames));
+  }
+});
+
+async function activatedWorkers(t: Test, fdnames: readonly string[]): Promise<void> {
+  const { proc, control, port, dir, lines } = await activate(t, fdnames, ['--workers', '2']);
+  const status = await controlRequest(control, 'status', 15_000);
+  t.match(status[0], new RegExp(`^OK version=\\S+ uptime=\\d+s listeners=127\\.0\\.0\\.1:${port} workers=2 `), 'status: the passed listener, two workers');
+  for (const worker of ['1', '2']) {
+    t.ok(lines().some((l) => l.includes(` event=listening worker=${worker} address=127.0.0.1 port=${port} fd=3`)), `worker ${worker} accepts on fd 3`);
+  }
+  t.ok(lines().some((l) => / event=control-listening fd=4$/.test(l)), 'control socket adopted from fd 4 by the primary');
+  t.notOk(existsSync(path.join(dir, 'own.sock')), '--control path not bound');
+
+  t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
+  // Which worker accepts is the kernel's choice: handshake until both have served (each must pass the CA's checks).
+  const servedBy = (): Set<string | undefined> =>
+    new Set(lines().filter((l) => / event=connection /.test(l) && / outcome=served( |$)/.test(l)).map((l) => logField(l, 'worker')));
+  const failures: string[] = [];
+  let handshakes = 0;
+  while (handshakes < 400 && !(servedBy().has('1') && servedBy().has('2'))) {
+    for (const served of await Promise.all([handshake(port), handshake(port), handshake(port), handshake(port)])) {
+      handshakes++;
+      const check = await checkChallengeCertificate(new Uint8Array(served.der ?? []), parseIdentifier(NAME), digest);
+      if (served.alpn !== 'acme-tls/1' || !check.ok) failures.push(`${served.error ?? served.alpn}: ${JSON.stringify(check)}`);
+    }
+  }
+  await waitUntil('both workers to log a served handshake', () => (servedBy().has('1') && servedBy().has('2') ? true : undefined));
+  t.same(failures, [], `all ${handshakes} handshakes passed the CA's checks, served by both workers`);
+  t.same(await controlRequest(control, `clean ${NAME}`), [`OK cleaned ${NAME}`]);
+  await waitUntil('no longer served', async () => ((await handshake(port)).error === 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' ? true : undefined));
+
+  t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
+  t.comment(lines().filter((l) => / event=(listen-fds|listening|control-listening|worker-ready|ready) /.test(l)).join('\n'));
+}

@@ -1,0 +1,69 @@
+/**
+ * The challenge certificates this process serves, each already inside a TLS context: a handshake only looks one up,
+ * and a context is built once per deploy, never per connection.
+ */
+import tls from 'node:tls';
+import type { ChallengeCertificate } from '../challenge/certificate.js';
+import type { Challenge } from '../store/challenge-store.js';
+
+/** A challenge ready to be served: its certificate already inside a TLS context. */
+export interface ReadyChallenge {
+  readonly challenge: Challenge;
+  readonly context: tls.SecureContext;
+  /** Completed `acme-tls/1` handshakes for this challenge in this process. */
+  served: number;
+}
+
+/** Where built challenge certificates go to be served: this process's {@link ContextTable}, or every worker's. */
+export interface CertificateSink {
+  /** Serves `certificate` for `challenge` from now on, replacing what its SNI had; resolves once it is served. */
+  put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void>;
+  /** Stops serving an SNI value. */
+  delete(sni: string): void;
+}
+
+/** Builds the TLS context a challenge certificate is served with. */
+export function challengeContext(certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): tls.SecureContext {
+  return tls.createSecureContext({
+    key: certificate.keyPem,
+    cert: certificate.certPem,
+    // RFC 8737 §4: "using TLS 1.2 or higher"; older versions are refused outright.
+    minVersion: 'TLSv1.2',
+  });
+}
+
+/** TLS contexts by SNI value. */
+export class ContextTable implements CertificateSink {
+  readonly #entries = new Map<string, ReadyChallenge>();
+
+  put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void> {
+    try {
+      this.#entries.set(challenge.identifier.sni, { challenge, context: challengeContext(certificate), served: 0 });
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  delete(sni: string): void {
+    this.#entries.delete(sni);
+  }
+
+  /** The servable challenge for an SNI value; never one past its expiry, even before the store's sweep drops it. */
+  lookup(sni: string): ReadyChallenge | undefined {
+    const ready = this.#entries.get(sni);
+    return ready !== undefined && ready.challenge.expiresAt.getTime() > Date.now() ? ready : undefined;
+  }
+
+  /** Handshakes served per SNI value, for those served at least once. */
+  servedBySni(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const [sni, ready] of this.#entries) if (ready.served > 0) counts.set(sni, ready.served);
+    return counts;
+  }
+
+  /** Forgets everything. */
+  clear(): void {
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The primary's side of `--workers N`: N worker processes share the TLS listeners (the primary opens them, each
+ * worker accepts on them directly; cluster's SCHED_NONE, so no connection passes through the primary) and serve the
+ * challenge certificates the primary builds once and sends to all of them. A change counts as done only once every
+ * worker has confirmed it; a worker that exits or stops answering is replaced, and its replacement gets every
+ * challenge before it serves.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { ChallengeCertificate } from '../challenge/certificate.js';
+import { AlpnResponderError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import type { Activity } from '../control/handler.js';
+import type { Logger } from '../log.js';
+import type { CertificateSink } from '../net/context-table.js';
+import type { ListenAddress } from '../net/listen-address.js';
+import type { Challenge } from '../store/challenge-store.js';
+import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  readonly count: number;
+  /** The worker program (dist/worker.js). */
+  readonly exec: string;
+  readonly settings: WorkerSettings;
+  readonly log: Logger;
+  /** How long a worker may take to confirm a change before it counts as failed and is replaced. */
+  readonly replyTimeoutMs?: number;
+}
+
+/** A worker that does not confirm within this is replaced: a deploy must not wait on it forever. */
+const REPLY_TIMEOUT_MS = 10_000;
+/** A worker not serving this long after it was forked has failed (a cold start of Node takes well under 1 s). */
+const START_TIMEOUT_MS = 20_000;
+/** How long `list` and `status` wait for counters before answering with those that came. */
+const ACTIVITY_TIMEOUT_MS = 2_000;
+/** Replacement back-off: doubles from the first to the last after consecutive failures, reset by a start. */
+const RESPAWN_FIRST_MS = 100;
+const RESPAWN_MAX_MS = 5_000;
+/** Grace after the shutdown timeout before workers that still run are killed. */
+const KILL_GRACE_MS = 2_000;
+
+interface Member {
+  readonly worker: Worker;
+  /** Said `hello` and got `init`: from then on it is sent every change (it keeps them until it serves). */
+  greeted: boolean;
+  ready: boolean;
+}
+
+interface Request {
+  readonly waiting: Set<Member>;
+  readonly done: (error?: AlpnResponderError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+type PoolState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+
+function workerError(code: string, message: string): AlpnResponderError {
+  return new AlpnResponderError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_WORKER', message);
+}
+
+/** N worker processes serving the TLS port, fed from this (primary) process. */
+export class WorkerPool implements CertificateSink {
+  readonly #options: WorkerPoolOptions;
+  readonly #log: Logger;
+  readonly #members = new Set<Member>();
+  /** What every worker serves: sent whole to a worker that starts. */
+  readonly #certificates = new Map<string, WireCertificate>();
+  readonly #requests = new Map<number, Request>();
+  readonly #activity = new Map<number, (member: Member, activity: WireActivity) => void>();
+  #settings: WorkerSettings;
+  #state: PoolState = 'idle';
+  #nextId = 1;
+  #respawnMs = RESPAWN_FIRST_MS;
+  #respawnTimer: NodeJS.Timeout | undefined;
+  #addresses: readonly ListenAddress[] = [];
+  #closing: Promise<void> | undefined;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#settings = options.settings;
+  }
+
+  /** The addresses the workers listen on (port 0 resolved). */
+  get addresses(): readonly ListenAddress[] {
+    return this.#addresses;
+  }
+
+  /** Worker processes running now. */
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /**
+   * Starts the workers with everything put so far; resolves once each listens and serves, rejects (with the code a
+   * worker reported, such as ERR_LISTEN) after stopping them all if any cannot.
+   */
+  async start(): Promise<void> {
+    // SCHED_NONE: each worker accepts from the shared listening sockets itself. The default (round robin) would
+    // accept every connection in the primary and pass it on, one more hop for each.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: this.#options.exec, args: [], silent: false });
+    this.#state = 'starting';
+    const starting = Array.from({ length: this.#options.count }, () => this.#spawn());
+    const results = await Promise.allSettled(starting);
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure !== undefined) {
+      await this.close(0);
+      throw failure.reason;
+    }
+    this.#state = 'running';
+  }
+
+  put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void> {
+    const wire: WireCertificate = { ...toWire(challenge), certPem: certificate.certPem, keyPem: certificate.keyPem };
+    this.#certificates.set(challenge.identifier.sni, wire);
+    const id = this.#nextId++;
+    return this.#request(id, { t: 'put', id, certificate: wire });
+  }
+
+  delete(sni: string): void {
+    this.#certificates.delete(sni);
+    this.#broadcast({ t: 'delete', sni });
+  }
+
+  /** New settings for the TLS port (reload); workers apply them to connections accepted afterwards. */
+  configure(connection: WireConnectionSettings): void {
+    this.#settings = { ...this.#settings, connection };
+    this.#broadcast({ t: 'configure', connection });
+  }
+
+  /** Asks every worker to look at `--watch-dir` afresh (SIGHUP). */
+  rescan(): void {
+    this.#broadcast({ t: 'rescan' });
+  }
+
+  /** Counters summed over the workers that answer within two seconds. */
+  activity(): Promise<Activity> {
+    const id = this.#nextId++;
+    const replies: WireActivity[] = [];
+    const asked = new Set([...this.#members].filter((member) => member.ready));
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#activity.delete(id);
+        resolve(sumActivity(replies));
+      };
+      const timer = setTimeout(finish, ACTIVITY_TIMEOUT_MS);
+      this.#activity.set(id, (member, activity) => {
+        if (!asked.delete(member)) return;
+        replies.push(activity);
+        if (asked.size === 0) finish();
+      });
+      if (asked.size === 0) finish();
+      for (const member of asked) send(member, { t: 'activity', id });
+    });
+  }
+
+  /**
+   * Tells every worker to stop accepting and to close once its connections are done (at most `timeoutMs`), then
+   * kills those still running after a grace period; idempotent.
+   */
+  close(timeoutMs: number): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#state = 'closing';
+      clearTimeout(this.#respawnTimer);
+      const exits = [...this.#members].map((member) => exited(member.worker));
+      for (const member of this.#members) {
+        // One still loading could miss the message; it serves nothing yet, so nothing is lost by ending it.
+        if (member.greeted) send(member, { t: 'close', timeoutMs });
+        else member.worker.process.kill('SIGKILL');
+      }
+      const kill = setTimeout(() => {
+        for (const member of this.#members) member.worker.process.kill('SIGKILL');
+      }, timeoutMs + KILL_GRACE_MS);
+      await Promise.all(exits);
+      clearTimeout(kill);
+      this.#state = 'closed';
+    })();
+    return this.#closing;
+  }
+
+  /** Forks one worker; resolves once it serves, rejects if it reports a failure or exits first. */
+  #spawn(): Promise<void> {
+    const worker = cluster.fork();
+    const member: Member = { worker, greeted: false, ready: false };
+    this.#members.add(member);
+    const id = worker.id;
+    return new Promise<void>((resolve, reject) => {
+      const startTimer = setTimeout(() => {
+        reject(new AlpnResponderError('ERR_WORKER', `worker ${id} did not start within ${START_TIMEOUT_MS / 1000} s`));
+        worker.process.kill('SIGKILL');
+      }, START_TIMEOUT_MS);
+      worker.on('message', (message: unknown) => {
+        if (!isMessage(message)) return;
+        const reply = message as ToPrimary;
+        switch (reply.t) {
+          case 'hello':
+            // What this worker must serve, as of now; every later change follows in order.
+            member.greeted = true;
+            send(member, { t: 'init', settings: this.#settings, challenges: [...this.#certificates.values()] });
+            return;
+          case 'ready':
+            clearTimeout(startTimer);
+            member.ready = true;
+            this.#respawnMs = RESPAWN_FIRST_MS;
+            if (this.#addresses.length === 0) this.#addresses = reply.addresses;
+            this.#log.log('info', 'worker-ready', { worker: id, pid: worker.process.pid });
+            resolve();
+            return;
+          case 'failed':
+            clearTimeout(startTimer);
+            reject(workerError(reply.code, reply.message));
+            return;
+          case 'ack':
+            this.#acknowledged(member, reply.id, reply.error);
+            return;
+          case 'activity':
+            this.#activity.get(reply.id)?.(member, reply.activity);
+        }
+      });
+      // An IPC send to a worker that is going away fails; its exit is what counts.
+      worker.on('error', (error) => this.#log.log('debug', 'worker-channel-error', { worker: id, error: error.message }));
+      worker.once('exit', (code, signal) => {
+        clearTimeout(startTimer);
+        this.#members.delete(member);
+        for (const requestId of [...this.#requests.keys()]) this.#acknowledged(member, requestId);
+        reject(new AlpnResponderError('ERR_WORKER', `worker ${id} exited (${signal ?? `code ${code}`}) before it served`));
+        if (this.#state !== 'running') return;
+        this.#log.log('warn', 'worker-exit', { worker: id, pid: worker.process.pid, code, signal, respawn_ms: this.#respawnMs });
+        this.#scheduleRespawn();
+      });
+    });
+  }
+
+  #scheduleRespawn(): void {
+    if (this.#respawnTimer !== undefined) return;
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined;
+      if (this.#state !== 'running' || this.#members.size >= this.#options.count) return;
+      this.#respawnMs = Math.min(this.#respawnMs * 2, RESPAWN_MAX_MS);
+      this.#spawn().catch((error: unknown) => {
+        this.#log.log('error', 'worker-failed', { error: error instanceof Error ? error.message : String(error) });
+      });
+      // More than one may be missing.
+      if (this.#members.size < this.#options.count) this.#scheduleRespawn();
+    }, this.#respawnMs);
+  }
+
+  get #replyTimeoutMs(): number {
+    return this.#options.replyTimeoutMs ?? REPLY_TIMEOUT_MS;
+  }
+
+  /**
+   * Sends to every worker and resolves once each has confirmed (or gone). A worker not yet greeted is neither sent
+   * nor waited for: the `init` it gets holds the change already.
+   */
+  #request(id: number, message: ToWorker): Promise<void> {
+    const waiting = new Set([...this.#members].filter((member) => member.greeted));
+    if (waiting.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#requests.delete(id);
+        for (const member of waiting) {
+          this.#log.log('error', 'worker-unresponsive', { worker: member.worker.id, pid: member.worker.process.pid });
+          member.worker.process.kill('SIGKILL');
+        }
+        reject(new AlpnResponderError('ERR_WORKER', `${waiting.size} worker(s) did not confirm within ${this.#replyTimeoutMs / 1000} s and were replaced`));
+      }, this.#replyTimeoutMs);
+      this.#requests.set(id, {
+        waiting,
+        timer,
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+      });
+      for (const member of waiting) send(member, message);
+    });
+  }
+
+  #acknowledged(member: Member, id: number, error?: string): void {
+    const request = this.#requests.get(id);
+    if (request === undefined || !request.waiting.delete(member)) return;
+    if (error === undefined && request.waiting.size > 0) return;
+    clearTimeout(request.timer);
+    this.#requests.delete(id);
+    request.done(error === undefined ? undefined : new AlpnResponderError('ERR_WORKER', `worker ${member.worker.id}: ${error}`));
+  }
+
+  #broadcast(message: ToWorker): void {
+    for (const member of this.#members) if (member.greeted) send(member, message);
+  }
+}
+
+function send(member: Member, message: ToWorker): void {
+  if (member.worker.isConnected()) member.worker.send(message);
+}
+
+function exited(worker: Worker): Promise<void> {
+  if (worker.process.exitCode !== null || worker.process.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => worker.once('exit', () => resolve()));
+}
+
+/** Sums worker counters; a `--watch-dir` pair every worker serves is one row with the handshakes of all. */
+export function sumActivity(replies: readonly WireActivity[]): Activity {
+  const servedBySni = new Map<string, number>();
+  const watched = new Map<string, { challenge: Challenge; served: number }>();
+  let served = 0;
+  let passed = 0;
+  let rejected = 0;
+  for (const reply of replies) {
+    served += reply.served;
+    passed += reply.passed;
+    rejected += reply.rejected;
+    for (const [sni, count] of reply.servedBySni) servedBySni.set(sni, (servedBySni.get(sni) ?? 0) + count);
+    for (const row of reply.watched) {
+      const challenge = fromWire(row.challenge);
+      const seen = watched.get(challenge.identifier.sni);
+      if (seen === undefined) watched.set(challenge.identifier.sni, { challenge, served: row.served });
+      else seen.served += row.served;
+    }
+  }
+  return { served, passed, rejected, servedBySni, watched: [...watched.values()] };
+}

@@ -1,0 +1,153 @@
+/**
+ * One worker process of `--workers N`: listens on the shared sockets, serves the challenge certificates the primary
+ * sends, passes everything else to the backends, and reports its counters. It does what the primary says and
+ * nothing on its own: it starts when told (`init`), stops when told (`close`) or when the primary is gone.
+ */
+import net from 'node:net';
+import { ConnectionHandler } from '../net/connection-handler.js';
+import { ContextTable, type ReadyChallenge } from '../net/context-table.js';
+import { parseBackends } from '../net/backends.js';
+import { Listeners } from '../net/listeners.js';
+import type { Logger } from '../log.js';
+import { dropPrivileges } from '../privilege/drop.js';
+import { WatchDir } from '../store/watch-dir.js';
+import { AlpnResponderError } from '../errors.js';
+import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
+
+/** Sends to the primary over Node's IPC channel. */
+export type SendToPrimary = (message: ToPrimary) => unknown;
+
+/** The connection handler's settings from their wire form. */
+function connectionOptions(settings: WireConnectionSettings, lookup: (sni: string) => ReadyChallenge | undefined, log: Logger) {
+  return {
+    lookup,
+    log,
+    backends: parseBackends(settings.backends),
+    hello: { maxBytes: settings.maxHelloBytes, timeoutMs: settings.helloTimeoutMs },
+    limits: { maxConnections: settings.maxConnections, maxPerSource: settings.maxConnectionsPerSource },
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    acceptProxyProtocol: settings.acceptProxyProtocol,
+    backendProxyProtocol: settings.backendProxyProtocol,
+    backendConnectTimeoutMs: settings.backendConnectTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+  };
+}
+
+/** A started worker. */
+export class WorkerProcess {
+  #closing: Promise<void> | undefined;
+  #closedByPrimary: () => void = () => undefined;
+  /** Resolves once a `close` from the primary has been carried out. */
+  readonly closed = new Promise<void>((resolve) => {
+    this.#closedByPrimary = resolve;
+  });
+
+  private constructor(
+    private readonly listeners: Listeners,
+    private readonly connections: ConnectionHandler,
+    private readonly contexts: ContextTable,
+    private readonly watchDir: WatchDir | undefined,
+    private readonly log: Logger,
+    private readonly send: SendToPrimary,
+  ) {}
+
+  /**
+   * Serves what `init` says: loads its challenges, listens, gives up root (`--user`), loads `--watch-dir`, then
+   * tells the primary `ready` — or `failed` with the reason, and throws.
+   */
+  static async start(
+    init: { readonly settings: WorkerSettings; readonly challenges: readonly WireCertificate[] },
+    send: SendToPrimary,
+    log: Logger,
+  ): Promise<WorkerProcess> {
+    const { settings } = init;
+    const contexts = new ContextTable();
+    let watchDir: WatchDir | undefined;
+    const lookup = (sni: string): ReadyChallenge | undefined => contexts.lookup(sni) ?? watchDir?.lookup(sni);
+    let listeners: Listeners | undefined;
+    try {
+      for (const certificate of init.challenges) await contexts.put(fromWire(certificate), certificate);
+      const connections = new ConnectionHandler(connectionOptions(settings.connection, lookup, log));
+      // Nothing is accepted before the privilege drop and --watch-dir below: connections wait in the kernel queue.
+      let serving = false;
+      const pending: net.Socket[] = [];
+      listeners = await Listeners.bind(settings.listen, (socket) => {
+        socket.on('error', () => undefined);
+        if (serving) connections.handle(socket);
+        else pending.push(socket);
+      }, log);
+      // Forked after the primary gave up root already (a replacement worker), there is nothing left to give up.
+      if (settings.runAs !== undefined && process.getuid?.() === 0) dropPrivileges(settings.runAs, log);
+      if (settings.watchDir !== undefined) watchDir = await WatchDir.open({ dir: settings.watchDir, log, maxEntries: settings.maxChallenges });
+      serving = true;
+      for (const socket of pending.splice(0)) connections.handle(socket);
+      const worker = new WorkerProcess(listeners, connections, contexts, watchDir, log, send);
+      send({ t: 'ready', addresses: listeners.addresses });
+      return worker;
+    } catch (error) {
+      await listeners?.close();
+      watchDir?.close();
+      const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';
+      send({ t: 'failed', code, message: error instanceof Error ? error.message : String(error) });
+      throw error;
+    }
+  }
+
+  /** Stops accepting, lets open connections finish for up to `timeoutMs`, then drops the rest; idempotent. */
+  close(timeoutMs: number): Promise<void> {
+    this.#closing ??= (async () => {
+      const listenersClosed = this.listeners.close();
+      await this.connections.drain(timeoutMs);
+      if (this.connections.active > 0) this.log.log('warn', 'shutdown-dropped', { open: this.connections.active });
+      this.connections.destroyAll();
+      await listenersClosed;
+      this.watchDir?.close();
+      this.contexts.clear();
+    })();
+    return this.#closing;
+  }
+
+
+  /** Carries out one message from the primary. */
+  receive(message: unknown): void {
+    if (!isMessage(message)) return;
+    const command = message as ToWorker;
+    switch (command.t) {
+      case 'put':
+        this.contexts.put(fromWire(command.certificate), command.certificate).then(
+          () => this.send({ t: 'ack', id: command.id }),
+          (error: unknown) => this.send({ t: 'ack', id: command.id, error: String(error) }),
+        );
+        return;
+      case 'delete':
+        this.contexts.delete(command.sni);
+        return;
+      case 'configure':
+        this.connections.reconfigure(connectionOptions(command.connection, (sni) => this.contexts.lookup(sni) ?? this.watchDir?.lookup(sni), this.log));
+        return;
+      case 'rescan':
+        void this.watchDir?.rescan();
+        return;
+      case 'activity':
+        this.send({ t: 'activity', id: command.id, activity: this.#activity() });
+        return;
+      case 'close':
+        void this.close(command.timeoutMs).then(() => this.#closedByPrimary());
+        return;
+      case 'init':
+        // Sent once, before start().
+        return;
+    }
+  }
+
+  #activity(): WireActivity {
+    const { served, passed, rejected } = this.connections.stats;
+    return {
+      served,
+      passed,
+      rejected,
+      servedBySni: [...this.contexts.servedBySni()],
+      watched: (this.watchDir?.list() ?? []).map((ready) => ({ challenge: toWire(ready.challenge), served: ready.served })),
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import t from 'tap';
+import { isUnixSocket } from '../../src/systemd/socket-kind.js';
+import { shortTempDir } from '../helpers/tmp.js';
+
+/** The descriptor behind a listening server (libuv exposes it on Linux). */
+function fdOf(server: net.Server): number {
+  return (server as unknown as { _handle: { fd: number } })._handle.fd;
+}
+
+function listening(server: net.Server, where: net.ListenOptions): Promise<net.Server> {
+  return new Promise((resolve) => server.listen(where, () => resolve(server)));
+}
+
+t.test('tells a Unix socket from a TCP one by its inode', async (t) => {
+  const unix = await listening(net.createServer(), { path: path.join(shortTempDir(t), 's.sock') });
+  const tcp = await listening(net.createServer(), { host: '127.0.0.1', port: 0 });
+  t.teardown(() => {
+    unix.close();
+    tcp.close();
+  });
+  t.equal(isUnixSocket(fdOf(unix)), true, 'Unix');
+  t.equal(isUnixSocket(fdOf(tcp)), false, 'TCP');
+  t.equal(isUnixSocket(fdOf(unix), readFileSync('/proc/net/unix', 'latin1').split('\n')[0]!), false, 'an inode missing from the table is not Unix');
+});
