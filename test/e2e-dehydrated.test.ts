@@ -58,7 +58,7 @@ function certificatesFor(tag: string, count: 1 | 2): string[][] {
  * One CA + one daemon, and the variants' dehydrated runs at once (distinct names, fresh accounts), which also
  * exercises concurrent deploys on one control socket.
  */
-async function scenario(t: Test, ipv6: boolean, variants: readonly Variant[]): Promise<void> {
+async function scenario(t: Test, ipv6: boolean, variants: readonly Variant[], workers = 1): Promise<void> {
   const dir = shortTempDir(t, 'ar-e2e-');
   const hosts = ipv6 ? ['::1', '127.0.0.1'] : ['127.0.0.1'];
   // pebble dials one tlsPort on whichever address DNS gives, so both listeners need the same port.
@@ -67,6 +67,7 @@ async function scenario(t: Test, ipv6: boolean, variants: readonly Variant[]): P
   const daemon: Daemon = await startDaemon({
     listen: hosts.map((h) => (h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`)),
     dir: path.join(dir, 'daemon'),
+    args: ['--workers', String(workers)],
   });
   t.teardown(() => daemon.stop());
   t.same(
@@ -103,6 +104,7 @@ async function scenario(t: Test, ipv6: boolean, variants: readonly Variant[]): P
 
   const list = await daemon.request('list');
   t.equal(list.at(-1), 'OK 0', 'clean_challenge left no challenge deployed', { list });
+  t.match((await daemon.request('status'))[0], new RegExp(` workers=${workers} `), `served by ${workers} worker process(es)`);
 
   // Both listeners share the port, so only the daemon's connection events show which family the CA used.
   const connections = daemon.logLines().filter((l) => / event=connection( |$)/.test(l));
@@ -141,11 +143,16 @@ function ipv6Options(): { skip?: string } {
   return options;
 }
 
-t.test('daemon + hook: CA dials IPv6 first, daemon on [::1] and 127.0.0.1', ipv6Options(), async (t) => {
-  await scenario(t, true, [
-    { chain: false, certificates: 2 },
-    { chain: true, certificates: 2 },
-  ]);
+t.test('daemon + hook: CA dials IPv6 first, daemon (--workers 2) on [::1] and 127.0.0.1', ipv6Options(), async (t) => {
+  await scenario(
+    t,
+    true,
+    [
+      { chain: false, certificates: 2 },
+      { chain: true, certificates: 2 },
+    ],
+    2,
+  );
 });
 
 t.test('daemon + hook: IPv4 only, daemon on 127.0.0.1', requirePeers(t, peers, true), async (t) => {
