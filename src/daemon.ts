@@ -29,7 +29,7 @@ import { sortPassedSockets, type PassedDescriptor, type SocketRoles, type Passed
 import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
 import { isUnixSocket } from './systemd/socket-kind.js';
 import { VERSION } from './version.js';
-import { isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
+import { connectionHandlerOptions, isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { WorkerProcess } from './workers/worker-process.js';
 
@@ -82,20 +82,7 @@ const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'sta
 /** The worker program forked by `--workers`, next to this file in dist/. */
 const WORKER_PROGRAM = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-function connectionSettings(options: DaemonOptions) {
-  return {
-    backends: options.backends,
-    hello: { maxBytes: options.maxHelloBytes, timeoutMs: options.helloTimeoutMs },
-    limits: { maxConnections: options.maxConnections, maxPerSource: options.maxConnectionsPerSource },
-    handshakeTimeoutMs: options.handshakeTimeoutMs,
-    acceptProxyProtocol: options.acceptProxyProtocol,
-    backendProxyProtocol: options.backendProxyProtocol,
-    backendConnectTimeoutMs: options.backendConnectTimeoutMs,
-    idleTimeoutMs: options.idleTimeoutMs,
-  };
-}
-
-/** The TLS-port settings as worker processes get them: `--max-connections` is shared out among them. */
+/** The TLS-port settings of each serving process: with workers, `--max-connections` is shared out among them. */
 function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings {
   return {
     backends: options.backends.values,
@@ -119,6 +106,8 @@ function sortUnopened(passed: readonly PassedDescriptor[]): SocketRoles<PassedDe
 /** What serves the TLS port: this process, or its worker processes. */
 interface Front {
   readonly listeners: { readonly addresses: readonly ListenAddress[] };
+  /** Connections open now, when this process knows (workers count their own). */
+  readonly open: number | undefined;
   activity(): Promise<Activity>;
   reconfigure(options: DaemonOptions): void;
   rescan(): Promise<void>;
@@ -222,7 +211,7 @@ export class Daemon {
       if (pool !== undefined) {
         const passedControl = unopened?.control && openPassedSockets([unopened.control]).control;
         control = passedControl ? ControlServer.adopt(passedControl, controlOptions) : await ControlServer.listen(controlOptions);
-        front = new WorkerFront(pool, options.workers);
+        front = new WorkerFront(pool);
         // The workers listen (through this process, as root if started so) and give up root themselves.
         await pool.start();
         if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
@@ -287,7 +276,7 @@ export class Daemon {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#state = 'closing';
-      this.log.log('info', 'stopping', {});
+      this.log.log('info', 'stopping', { open: this.front.open });
       await this.front.close(this.#options.shutdownTimeoutMs);
       await this.control.close();
       this.cache.close();
@@ -323,11 +312,15 @@ class LocalFront implements Front {
     this.#contexts = contexts;
     this.#log = log;
     this.#gate = gate;
-    this.#connections = new ConnectionHandler({ lookup: this.#lookup, log, ...connectionSettings(options) });
+    this.#connections = new ConnectionHandler(connectionHandlerOptions(wireConnectionSettings(options), this.#lookup, log));
   }
 
   get listeners(): { readonly addresses: readonly ListenAddress[] } {
     return { addresses: this.#listeners?.addresses ?? [] };
+  }
+
+  get open(): number {
+    return this.#connections.active;
   }
 
   /** Takes over listening sockets systemd passed; synchronous, so queued connections find their handler. */
@@ -354,7 +347,7 @@ class LocalFront implements Front {
   }
 
   reconfigure(options: DaemonOptions): void {
-    this.#connections.reconfigure({ lookup: this.#lookup, log: this.#log, ...connectionSettings(options) });
+    this.#connections.reconfigure(connectionHandlerOptions(wireConnectionSettings(options), this.#lookup, this.#log));
   }
 
   async rescan(): Promise<void> {
@@ -374,10 +367,9 @@ class LocalFront implements Front {
 
 /** The TLS port served by worker processes (`--workers N`, N > 1). */
 class WorkerFront implements Front {
-  constructor(
-    private readonly pool: WorkerPool,
-    private readonly workers: number,
-  ) {}
+  readonly open = undefined;
+
+  constructor(private readonly pool: WorkerPool) {}
 
   get listeners(): { readonly addresses: readonly ListenAddress[] } {
     return this.pool;
@@ -388,7 +380,7 @@ class WorkerFront implements Front {
   }
 
   reconfigure(options: DaemonOptions): void {
-    this.pool.configure(wireConnectionSettings({ ...options, workers: this.workers }));
+    this.pool.configure(wireConnectionSettings(options));
   }
 
   rescan(): Promise<void> {

@@ -6,7 +6,10 @@
 import { digestFromHex, digestToHex } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
-import type { LogLevel } from '../log.js';
+import type { Logger, LogLevel } from '../log.js';
+import { parseBackends } from '../net/backends.js';
+import type { ConnectionHandlerOptions } from '../net/connection-handler.js';
+import type { ReadyChallenge } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { RunAs } from '../privilege/run-as.js';
 import type { Challenge } from '../store/challenge-store.js';
@@ -78,6 +81,26 @@ export type ToPrimary =
   | { readonly t: 'failed'; readonly code: string; readonly message: string }
   | { readonly t: 'ack'; readonly id: number; readonly error?: string }
   | { readonly t: 'activity'; readonly id: number; readonly activity: WireActivity };
+
+/** The connection handler's options from the TLS-port settings (as sent to workers, or this process's own). */
+export function connectionHandlerOptions(
+  settings: WireConnectionSettings,
+  lookup: (sni: string) => ReadyChallenge | undefined,
+  log: Logger,
+): ConnectionHandlerOptions {
+  return {
+    lookup,
+    log,
+    backends: parseBackends(settings.backends),
+    hello: { maxBytes: settings.maxHelloBytes, timeoutMs: settings.helloTimeoutMs },
+    limits: { maxConnections: settings.maxConnections, maxPerSource: settings.maxConnectionsPerSource },
+    handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    acceptProxyProtocol: settings.acceptProxyProtocol,
+    backendProxyProtocol: settings.backendProxyProtocol,
+    backendConnectTimeoutMs: settings.backendConnectTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+  };
+}
 
 /** A challenge for the channel. */
 export function toWire(challenge: Challenge): WireChallenge {

@@ -3,35 +3,18 @@
  * sends, passes everything else to the backends, and reports its counters. It does what the primary says and
  * nothing on its own: it starts when told (`init`), stops when told (`close`) or when the primary is gone.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import { ConnectionHandler } from '../net/connection-handler.js';
 import { ContextTable, type ReadyChallenge } from '../net/context-table.js';
-import { parseBackends } from '../net/backends.js';
 import { Listeners } from '../net/listeners.js';
 import type { Logger } from '../log.js';
 import { dropPrivileges } from '../privilege/drop.js';
 import { WatchDir } from '../store/watch-dir.js';
 import { AlpnResponderError } from '../errors.js';
-import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
+import { connectionHandlerOptions, fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Sends to the primary over Node's IPC channel. */
 export type SendToPrimary = (message: ToPrimary) => unknown;
-
-/** The connection handler's settings from their wire form. */
-function connectionOptions(settings: WireConnectionSettings, lookup: (sni: string) => ReadyChallenge | undefined, log: Logger) {
-  return {
-    lookup,
-    log,
-    backends: parseBackends(settings.backends),
-    hello: { maxBytes: settings.maxHelloBytes, timeoutMs: settings.helloTimeoutMs },
-    limits: { maxConnections: settings.maxConnections, maxPerSource: settings.maxConnectionsPerSource },
-    handshakeTimeoutMs: settings.handshakeTimeoutMs,
-    acceptProxyProtocol: settings.acceptProxyProtocol,
-    backendProxyProtocol: settings.backendProxyProtocol,
-    backendConnectTimeoutMs: settings.backendConnectTimeoutMs,
-    idleTimeoutMs: settings.idleTimeoutMs,
-  };
-}
 
 /** A started worker. */
 export class WorkerProcess {
@@ -65,12 +48,12 @@ export class WorkerProcess {
     let watchDir: WatchDir | undefined;
     const lookup = (sni: string): ReadyChallenge | undefined => contexts.lookup(sni) ?? watchDir?.lookup(sni);
     let listeners: Listeners | undefined;
+    const pending: net.Socket[] = [];
     try {
       for (const certificate of init.challenges) await contexts.put(fromWire(certificate), certificate);
-      const connections = new ConnectionHandler(connectionOptions(settings.connection, lookup, log));
+      const connections = new ConnectionHandler(connectionHandlerOptions(settings.connection, lookup, log));
       // Nothing is accepted before the privilege drop and --watch-dir below: connections wait in the kernel queue.
       let serving = false;
-      const pending: net.Socket[] = [];
       listeners = await Listeners.bind(settings.listen, (socket) => {
         socket.on('error', () => undefined);
         if (serving) connections.handle(socket);
@@ -85,6 +68,7 @@ export class WorkerProcess {
       send({ t: 'ready', addresses: listeners.addresses });
       return worker;
     } catch (error) {
+      for (const socket of pending) socket.destroy();
       await listeners?.close();
       watchDir?.close();
       const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';
@@ -123,7 +107,7 @@ export class WorkerProcess {
         this.contexts.delete(command.sni);
         return;
       case 'configure':
-        this.connections.reconfigure(connectionOptions(command.connection, (sni) => this.contexts.lookup(sni) ?? this.watchDir?.lookup(sni), this.log));
+        this.connections.reconfigure(connectionHandlerOptions(command.connection, (sni) => this.contexts.lookup(sni) ?? this.watchDir?.lookup(sni), this.log));
         return;
       case 'rescan':
         void this.watchDir?.rescan();
