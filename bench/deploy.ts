@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import tls from 'node:tls';
 import { sendCommands } from '../src/control/client.js';
 import { startDaemon } from '../test/helpers/daemon.js';
+import { handshake, loadAverage, machine, percentile } from './common.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ar-bench-'));
 // Removed however the run ends, a daemon that never got ready included.
@@ -21,20 +21,6 @@ const cleanup = (): Promise<unknown> => daemon.stop();
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
 const digest = (name: string): string => createHash('sha256').update(name).digest('hex');
-const percentile = (values: number[], p: number): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-};
-
-function handshake(port: number, servername: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      resolve(socket.alpnProtocol === 'acme-tls/1');
-      socket.end();
-    });
-    socket.on('error', () => resolve(false));
-  });
-}
 
 const port = daemon.listeners[0]!.port;
 const single: number[] = [];
@@ -51,14 +37,14 @@ const replies = await sendCommands(control, names.map((name) => `deploy ${name} 
 const burstMs = performance.now() - burstStarted;
 if (replies.some((r) => !r.final.ok)) throw new Error('a burst deploy failed');
 let served = 0;
-for (const name of names) if (await handshake(port, name)) served++;
+for (const name of names) if ((await handshake(port, name)) !== undefined) served++;
 const allServedMs = performance.now() - burstStarted;
 
 console.log('| deploy | value |');
 console.log('| --- | ---: |');
-console.log(`| one at a time (200): p50 send → OK | ${percentile(single, 50).toFixed(2)} ms |`);
-console.log(`| one at a time (200): p99 send → OK | ${percentile(single, 99).toFixed(2)} ms |`);
+console.log(`| one at a time (200): p50 send → OK | ${percentile(single, 0.5).toFixed(2)} ms |`);
+console.log(`| one at a time (200): p99 send → OK | ${percentile(single, 0.99).toFixed(2)} ms |`);
 console.log(`| burst of 1,000 on one connection: all OK after | ${burstMs.toFixed(0)} ms (${(burstMs / 1000).toFixed(2)} ms each) |`);
 console.log(`| burst of 1,000: all served (handshake checked for each) after | ${allServedMs.toFixed(0)} ms, ${served}/1000 served |`);
-console.log(`\n${os.cpus().length} CPU(s); node ${process.version}; load average ${os.loadavg()[0]?.toFixed(2)}`);
+console.log(`\n${machine()}; node ${process.version}; load average ${loadAverage().toFixed(2)}`);
 await cleanup();
