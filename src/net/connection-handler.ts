@@ -5,8 +5,9 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 import type { ReadyChallenge } from './context-table.js';
 import { encodeFatalAlert } from '../tls/alert.js';
 import type { BackendTable } from './backends.js';
-import { readClientHello, type HelloLimits } from './client-hello-reader.js';
+import { HelloReader, type HelloLimits, type HelloOutcome, type HelloSettings } from './client-hello-reader.js';
 import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './connection-limiter.js';
+import { Deadlines } from './deadlines.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { passThrough } from './passthrough.js';
 import {
@@ -50,13 +51,30 @@ export interface ConnectionStats {
   rejected: number;
 }
 
+/** Refused connections, closed hard if the peer has not hung up within {@link REFUSE_LINGER_MS}. */
+const lingering = new Deadlines<net.Socket>((socket) => socket.destroy());
+
 /** Refuses politely: the alert (if any), a FIN, and a hard close if the peer never hangs up. */
 function refuse(socket: net.Socket, alert: number | undefined): void {
+  if (socket.destroyed) return;
   socket.resume();
   if (alert === undefined) socket.end();
   else socket.end(encodeFatalAlert(alert));
-  setTimeout(() => socket.destroy(), REFUSE_LINGER_MS).unref();
+  lingering.add(socket, REFUSE_LINGER_MS);
 }
+
+/** One configuration (the constructor's, or a reload's): shared by every connection accepted under it. */
+interface Config extends HelloSettings {
+  readonly options: ConnectionHandlerOptions;
+  /** The router's lookups, built once per configuration, not per connection. */
+  readonly tables: RouteTables<ReadyChallenge, ListenAddress>;
+}
+
+function configFor(options: ConnectionHandlerOptions): Config {
+  return { limits: options.hello, expectProxyHeader: options.acceptProxyProtocol, options, tables: routeTables(options) };
+}
+
+const ignore = (): void => undefined;
 
 function routeTables(options: ConnectionHandlerOptions): RouteTables<ReadyChallenge, ListenAddress> {
   return { challenge: options.lookup, backend: (name) => options.backends.lookup(name) };
@@ -82,9 +100,7 @@ function clientAddress(socket: net.Socket, proxy: ProxyHeader | undefined): Prox
  */
 export class ConnectionHandler {
   readonly stats: ConnectionStats = { served: 0, passed: 0, rejected: 0 };
-  #options: ConnectionHandlerOptions;
-  /** The router's lookups for the current options, built once per (re)configuration, not per connection. */
-  #tables: RouteTables<ReadyChallenge, ListenAddress>;
+  #config: Config;
   readonly #sockets = new Set<net.Socket>();
   readonly #whenEmpty: (() => void)[] = [];
   readonly #limiter: ConnectionLimiter<net.Socket>;
@@ -92,15 +108,42 @@ export class ConnectionHandler {
   readonly #dropped = new WeakMap<net.Socket, string>();
   /** One rate-limited log line per limit and action: under a flood they fire for every connection. */
   readonly #limitLogs: Record<'evicted' | LimitReason, RateLimitedLog>;
+  /**
+   * Reads every connection's hello. Until a hello arrives a connection costs its socket and a few map entries: no
+   * closure, timer or promise of its own (thousands of idle connections are an attack this daemon must absorb).
+   */
+  readonly #reader: HelloReader<Config>;
+  /** The one close listener of every socket (a plain function: its `this` is the socket). */
+  readonly #onClose: (this: net.Socket) => void;
 
   constructor(options: ConnectionHandlerOptions) {
-    this.#options = options;
-    this.#tables = routeTables(options);
+    this.#config = configFor(options);
     this.#limiter = new ConnectionLimiter(options.limits);
     this.#limitLogs = {
       evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'max-connections': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'max-connections-per-source': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
+    };
+    this.#reader = new HelloReader<Config>({
+      outcome: (socket, read, started, config) => {
+        this.#dispatch(socket, read, started, config).catch((error: unknown) => {
+          // A bug must cost one connection, never the daemon.
+          socket.destroy();
+          config.options.log.log('error', 'connection', { remote: socket.remoteAddress ?? '?', outcome: 'failed', reason: 'internal-error', error: String(error), ms: elapsed(started) });
+        });
+      },
+      proxyHeader: (socket, proxy) => {
+        // A PROXY v2 LOCAL header (the proxy's health check) names no client: it stays counted in the total only.
+        if (proxy.address === undefined || this.#limiter.reattribute(socket, sourceKey(proxy.address.sourceAddress))) return;
+        const reason = 'max-connections-per-source';
+        this.#dropped.set(socket, reason);
+        this.#limitLogs[reason].hit({ limit: reason, action: 'refused', remote: proxy.address.sourceAddress, via: endpoint(socket.remoteAddress, socket.remotePort) });
+        socket.destroy();
+      },
+    });
+    const handler = this;
+    this.#onClose = function (this: net.Socket): void {
+      handler.#closed(this);
     };
   }
 
@@ -114,11 +157,13 @@ export class ConnectionHandler {
    * closed at once (or older connections still without a hello are, see {@link ConnectionLimiter}).
    */
   handle(socket: net.Socket): void {
-    socket.on('error', () => undefined); // Failures are reported through the outcome; a reset is routine here.
-    const options = this.#options;
+    // Failures are reported through the outcome; a reset is routine here. An error listener the caller added (the
+    // daemon adds one at accept) keeps an error from being thrown just as well.
+    if (socket.listenerCount('error') === 0) socket.on('error', ignore);
+    const config = this.#config;
     const remote = socket.remoteAddress ?? '?';
     // Behind a front proxy every connection comes from the proxy: the client is known from the PROXY header only.
-    const admission = this.#limiter.admit(socket, options.acceptProxyProtocol ? undefined : sourceKey(remote));
+    const admission = this.#limiter.admit(socket, config.expectProxyHeader ? undefined : sourceKey(remote));
     if (!admission.ok) {
       // No outcome line: a flood would write one per connection. The limit's own line counts them.
       this.stats.rejected++;
@@ -132,23 +177,13 @@ export class ConnectionHandler {
       victim.destroy();
     }
     this.#sockets.add(socket);
-    socket.once('close', () => {
-      this.#limiter.release(socket);
-      this.#sockets.delete(socket);
-      if (this.#sockets.size === 0) for (const notify of this.#whenEmpty.splice(0)) notify();
-    });
-    const started = performance.now();
-    this.#run(socket, started).catch((error: unknown) => {
-      // A bug must cost one connection, never the daemon.
-      socket.destroy();
-      options.log.log('error', 'connection', { remote, outcome: 'failed', reason: 'internal-error', error: String(error), ms: (performance.now() - started).toFixed(1) });
-    });
+    socket.on('close', this.#onClose);
+    this.#reader.read(socket, config);
   }
 
   /** Applies new settings (SIGHUP) to connections accepted from now on; open ones keep theirs. */
   reconfigure(options: ConnectionHandlerOptions): void {
-    this.#options = options;
-    this.#tables = routeTables(options);
+    this.#config = configFor(options);
     this.#limiter.reconfigure(options.limits);
   }
 
@@ -169,25 +204,21 @@ export class ConnectionHandler {
     for (const socket of this.#sockets) socket.destroy();
   }
 
-  async #run(socket: net.Socket, started: number): Promise<void> {
-    const options = this.#options;
-    const peer = endpoint(socket.remoteAddress, socket.remotePort);
-    const fields: Record<string, LogValue> = { remote: peer };
-    const done = (outcome: string, more: Record<string, LogValue>): void => {
-      options.log.log('info', 'connection', { ...fields, ...more, outcome, ms: (performance.now() - started).toFixed(1) });
-    };
-    const read = await readClientHello(socket, options.hello, options.acceptProxyProtocol, (proxy) => {
-      // A PROXY v2 LOCAL header (the proxy's health check) names no client: it stays counted in the total only.
-      if (proxy.address === undefined || this.#limiter.reattribute(socket, sourceKey(proxy.address.sourceAddress))) return;
-      const reason = 'max-connections-per-source';
-      this.#dropped.set(socket, reason);
-      this.#limitLogs[reason].hit({ limit: reason, action: 'refused', remote: proxy.address.sourceAddress, via: peer });
-      socket.destroy();
-    });
-    if (read.proxy?.address) {
-      fields.remote = endpoint(read.proxy.address.sourceAddress, read.proxy.address.sourcePort);
-      fields.via = peer;
-    }
+  #closed(socket: net.Socket): void {
+    this.#reader.closed(socket);
+    this.#limiter.release(socket);
+    this.#sockets.delete(socket);
+    if (this.#sockets.size === 0) for (const notify of this.#whenEmpty.splice(0)) notify();
+  }
+
+  /**
+   * Routes a connection whose hello was read, and sees it to its end. Called from the socket's data event: everything
+   * up to the first `await` (a TLS socket or a backend connection taking the socket over) happens before another
+   * byte can arrive.
+   */
+  async #dispatch(socket: net.Socket, read: HelloOutcome, started: number, config: Config): Promise<void> {
+    const { options } = config;
+    const done = (outcome: string, detail: Readonly<Record<string, LogValue>>): void => logOutcome(options.log, socket, read, started, outcome, detail);
     if (read.kind !== 'hello') {
       this.stats.rejected++;
       refuse(socket, undefined);
@@ -196,10 +227,7 @@ export class ConnectionHandler {
       return;
     }
     this.#limiter.helloComplete(socket);
-    const { hello } = read;
-    fields.sni = hello.serverName;
-    fields.alpn = hello.alpn.length > 0 ? hello.alpn.join(',') : undefined;
-    const decision = route(hello, this.#tables);
+    const decision = route(read.hello, config.tables);
     switch (decision.kind) {
       case 'reject': {
         this.stats.rejected++;
@@ -239,4 +267,26 @@ export class ConnectionHandler {
       }
     }
   }
+}
+
+/** Milliseconds since `started` (a `performance.now()`), as logged. */
+function elapsed(started: number): string {
+  return (performance.now() - started).toFixed(1);
+}
+
+/** Logs the one outcome line of a connection: who it is, what it asked for (once known), how it ended. */
+function logOutcome(log: Logger, socket: net.Socket, read: HelloOutcome, started: number, outcome: string, detail: Readonly<Record<string, LogValue>>): void {
+  // The peer address is cached by the socket (read at accept), closed or not.
+  const peer = endpoint(socket.remoteAddress, socket.remotePort);
+  const client = read.proxy?.address;
+  // One object built in place: this runs for every connection.
+  const fields: Record<string, LogValue> = client ? { remote: endpoint(client.sourceAddress, client.sourcePort), via: peer } : { remote: peer };
+  if (read.kind === 'hello') {
+    fields.sni = read.hello.serverName;
+    fields.alpn = read.hello.alpn.length > 0 ? read.hello.alpn.join(',') : undefined;
+  }
+  for (const key in detail) fields[key] = detail[key];
+  fields.outcome = outcome;
+  fields.ms = elapsed(started);
+  log.log('info', 'connection', fields);
 }

@@ -12,6 +12,9 @@ export type LimitReason = 'max-connections' | 'max-connections-per-source';
 /** The verdict on a new connection; `evicted` must be closed by the caller. */
 export type Admission<T> = { readonly ok: true; readonly evicted: readonly T[] } | { readonly ok: false; readonly reason: LimitReason };
 
+/** Admission below the cap (nearly always): one shared object, as it runs for every accepted connection. */
+const ADMITTED: Admission<never> = Object.freeze({ ok: true, evicted: Object.freeze([]) });
+
 /**
  * Counts open connections, in total and per source, and decides who may stay when the caps are reached.
  *
@@ -54,6 +57,10 @@ export class ConnectionLimiter<T> {
     if (source !== undefined && (this.#perSource.get(source) ?? 0) >= this.#limits.maxPerSource) {
       return { ok: false, reason: 'max-connections-per-source' };
     }
+    if (this.#sources.size < this.#limits.maxConnections) {
+      this.#enter(connection, source);
+      return ADMITTED;
+    }
     const evicted: T[] = [];
     for (const oldest of this.#waiting) {
       if (this.#sources.size - evicted.length < this.#limits.maxConnections) break;
@@ -61,9 +68,14 @@ export class ConnectionLimiter<T> {
     }
     if (this.#sources.size - evicted.length >= this.#limits.maxConnections) return { ok: false, reason: 'max-connections' };
     for (const victim of evicted) this.release(victim);
+    this.#enter(connection, source);
+    return { ok: true, evicted };
+  }
+
+  /** Counts a new connection, as waiting for its hello. */
+  #enter(connection: T, source: string | undefined): void {
     this.#count(connection, source);
     this.#waiting.add(connection);
-    return { ok: true, evicted };
   }
 
   /**

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Deadlines } from './deadlines.js';
 
 /** How a passed-through connection ended. */
 export interface PassthroughOutcome {
@@ -22,9 +23,28 @@ export interface PassthroughOptions {
   readonly idleTimeoutMs: number;
 }
 
+/** What a backend connection still connecting at its time limit is destroyed with, so the outcome can say so. */
+const CONNECT_TIMEOUT = new Error('backend connect timeout');
+
+/** Backend connections still connecting, on one timer (see {@link Deadlines}). */
+const connecting = new Deadlines<net.Socket>((backend) => backend.destroy(CONNECT_TIMEOUT));
+
+/**
+ * Relays one direction with backpressure: what `from` sends is written to `to`, `from` paused while `to` is full,
+ * and `from`'s FIN passed on as `to`'s. What `pipe()` does, with the three listeners this needs (a pipe adds a dozen
+ * to the two sockets, and every connection pays for them).
+ */
+function relay(from: net.Socket, to: net.Socket): void {
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
+}
+
 /**
  * Passes a client connection to a backend untouched: the bytes already read (the ClientHello) first, then both
- * directions piped with backpressure. Each direction half-closes on its own (a FIN from one side ends only the
+ * directions relayed with backpressure. Each direction half-closes on its own (a FIN from one side ends only the
  * other side's writing); an error or reset on either side, or the idle timeout, tears down both.
  * The client socket must come from a server with `allowHalfOpen: true`.
  */
@@ -43,7 +63,7 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
       // Closed without both directions finishing (destroyed at shutdown, say): the other side must not linger.
       if (!(socket.readableEnded && socket.writableFinished)) teardown(`${side}-closed`);
       if (++closed < 2) return;
-      clearTimeout(connectTimer);
+      connecting.delete(backend);
       resolve({
         ok: reason === undefined,
         reason,
@@ -51,22 +71,23 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
         bytesDown: client.bytesWritten,
       });
     };
-    const connectTimer = setTimeout(() => teardown('backend-connect-timeout'), options.connectTimeoutMs);
+    connecting.add(backend, options.connectTimeoutMs);
     client.on('error', (error: NodeJS.ErrnoException) => teardown(`client-${error.code ?? 'error'}`));
-    backend.on('error', (error: NodeJS.ErrnoException) =>
-      teardown(connected ? `backend-${error.code ?? 'error'}` : `backend-unreachable:${error.code ?? 'error'}`),
-    );
+    backend.on('error', (error: NodeJS.ErrnoException) => {
+      if (error === CONNECT_TIMEOUT) teardown('backend-connect-timeout');
+      else teardown(connected ? `backend-${error.code ?? 'error'}` : `backend-unreachable:${error.code ?? 'error'}`);
+    });
     client.on('close', onClose('client', client));
     backend.on('close', onClose('backend', backend));
     backend.once('connect', () => {
       connected = true;
-      clearTimeout(connectTimer);
+      connecting.delete(backend);
+      // Every byte relayed is read from or written to the client, so its timer alone sees traffic either way.
       client.setTimeout(options.idleTimeoutMs, () => teardown('idle-timeout'));
-      backend.setTimeout(options.idleTimeoutMs, () => teardown('idle-timeout'));
       if (options.preamble) backend.write(options.preamble);
       backend.write(buffered);
-      client.pipe(backend);
-      backend.pipe(client);
+      relay(client, backend);
+      relay(backend, client);
       client.resume();
     });
   });

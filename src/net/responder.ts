@@ -1,11 +1,21 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { ACME_TLS_ALPN } from '../constants.js';
+import { Deadlines } from './deadlines.js';
 
 /** How a challenge handshake ended. */
 export type HandshakeOutcome =
   | { readonly ok: true; readonly protocol: string }
   | { readonly ok: false; readonly reason: string };
+
+/** The one protocol offered, in ALPN wire form (a length byte, then the name): encoded once, not per handshake. */
+const ALPN = Buffer.from([ACME_TLS_ALPN.length, ...Buffer.from(ACME_TLS_ALPN, 'latin1')]);
+
+/** What a handshake past its time limit is destroyed with, so that its outcome can say so. */
+const HANDSHAKE_TIMEOUT = new Error('handshake timeout');
+
+/** The time limits of every challenge handshake in the process, on one timer (see {@link Deadlines}). */
+const handshakes = new Deadlines<tls.TLSSocket>((secure) => secure.destroy(HANDSHAKE_TIMEOUT));
 
 /**
  * Completes the `acme-tls/1` handshake on a connection whose ClientHello was already read (and is replayed from
@@ -20,12 +30,16 @@ export function serveChallenge(
   timeoutMs: number,
 ): Promise<HandshakeOutcome> {
   return new Promise((resolve) => {
+    // The TLS socket takes this setting over. A challenge client has nothing to send after its handshake, so its
+    // FIN ends the connection at once — even mid-handshake (a client that drops the socket before its Finished
+    // went out) — instead of leaving it half open until the time limit.
+    socket.allowHalfOpen = false;
     socket.unshift(buffered);
     const secure = new tls.TLSSocket(socket, {
       isServer: true,
       secureContext: context,
       // The router only sends clients that offered acme-tls/1, so this is always the protocol selected.
-      ALPNProtocols: [ACME_TLS_ALPN],
+      ALPNProtocols: ALPN,
       requestCert: false,
     });
     let settled = false;
@@ -35,10 +49,7 @@ export function serveChallenge(
       resolve(outcome);
     };
     // Bounds the whole life of the connection, including a client that never closes after the handshake.
-    const timer = setTimeout(() => {
-      settle({ ok: false, reason: 'handshake-timeout' });
-      secure.destroy();
-    }, timeoutMs);
+    handshakes.add(secure, timeoutMs);
     secure.on('secure', () => {
       const protocol = secure.getProtocol() ?? 'unknown';
       if (secure.alpnProtocol !== ACME_TLS_ALPN) {
@@ -48,16 +59,16 @@ export function serveChallenge(
       }
       settle({ ok: true, protocol });
       // Read (and drop) whatever the client still sends — its close_notify, a stray byte — or its FIN is never seen
-      // and the connection lingers until the timer above.
+      // and the connection lingers until its time limit.
       secure.resume();
       secure.end();
     });
     secure.on('error', (error: NodeJS.ErrnoException) => {
-      settle({ ok: false, reason: `tls-error:${error.code ?? error.message}` });
+      settle({ ok: false, reason: error === HANDSHAKE_TIMEOUT ? 'handshake-timeout' : `tls-error:${error.code ?? error.message}` });
       secure.destroy();
     });
     secure.on('close', () => {
-      clearTimeout(timer);
+      handshakes.delete(secure);
       settle({ ok: false, reason: 'closed-during-handshake' });
     });
   });

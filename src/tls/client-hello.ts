@@ -10,7 +10,7 @@
  * It is eager: a buffer is `invalid` as soon as the bytes received so far can no longer start a valid ClientHello,
  * and never `invalid` while they still could.
  */
-import { hex, latin1, octet } from '../bytes.js';
+import { hex, octet } from '../bytes.js';
 import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 
 /** The routing facts of one ClientHello. */
@@ -89,6 +89,26 @@ function named(value: number, names: Readonly<Record<number, string>>): string {
 }
 
 /**
+ * What a parser message calls a field or region: a string, or an object that builds one only when a message is
+ * written. Nearly every hello parses without one, so names that take work to build are not built per hello.
+ */
+type Label = string | { toString(): string };
+
+/** Names the extension being parsed, for messages; one per hello, its `type` set for each extension in turn. */
+class ExtensionLabel {
+  type = 0;
+
+  toString(): string {
+    return `extension ${named(this.type, EXTENSION_NAMES)}`;
+  }
+}
+
+/** One character per byte (the bytes are at most 255: a host name or an ALPN protocol name). */
+function byteString(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+/**
  * A bounds-checked cursor over bytes that may still be arriving.
  *
  * `end` is where the enclosing structure says the region ends; `bytes.length` is how much has arrived. A read past
@@ -101,7 +121,7 @@ class Cursor {
     private readonly bytes: Uint8Array,
     private readonly start: number,
     private readonly end: number,
-    private readonly region: string,
+    private readonly region: Label,
   ) {
     this.#pos = start;
   }
@@ -121,9 +141,9 @@ class Cursor {
     return this.remaining === 0;
   }
 
-  /** Moves over `n` bytes that must have arrived, returning where they start. */
-  take(n: number, what: string): number | Stop {
-    if (n > this.remaining) return invalid(`${what} overruns ${this.region}`);
+  /** Moves over `n` bytes that must have arrived, returning where they start; `what` + `suffix` names them. */
+  take(n: number, what: Label, suffix = ''): number | Stop {
+    if (n > this.remaining) return invalid(`${what}${suffix} overruns ${this.region}`);
     if (this.#pos + n > this.bytes.length) return INCOMPLETE;
     const at = this.#pos;
     this.#pos += n;
@@ -131,8 +151,8 @@ class Cursor {
   }
 
   /** Reads a big-endian unsigned integer of `width` bytes. */
-  uint(width: 1 | 2, what: string): number | Stop {
-    const at = this.take(width, what);
+  uint(width: 1 | 2, what: Label, suffix = ''): number | Stop {
+    const at = this.take(width, what, suffix);
     if (isStop(at)) return at;
     let value = 0;
     for (let i = at; i < at + width; i++) value = value * 256 + octet(this.bytes, i);
@@ -149,8 +169,8 @@ class Cursor {
    * Opens a vector with a `width`-byte length prefix: checks that its declared length fits this region and moves
    * past it, even when its content has not arrived yet (the next read then reports incomplete).
    */
-  vector(width: 1 | 2, what: string): Cursor | Stop {
-    const length = this.uint(width, `${what} length`);
+  vector(width: 1 | 2, what: Label): Cursor | Stop {
+    const length = this.uint(width, what, ' length');
     if (isStop(length)) return length;
     if (length > this.remaining) return invalid(`${what} (${length} bytes) overruns ${this.region}`);
     const inner = new Cursor(this.bytes, this.#pos, this.#pos + length, what);
@@ -218,6 +238,8 @@ interface Framing {
  * messages MAY be coalesced into a single TLSPlaintext record or fragmented across several records".
  */
 function frame(bytes: Uint8Array): Framing | Stop {
+  const single = singleRecord(bytes);
+  if (single !== undefined) return single;
   const header = new Uint8Array(HANDSHAKE_HEADER_LENGTH);
   let message: Uint8Array | undefined;
   let gathered = 0;
@@ -235,9 +257,11 @@ function frame(bytes: Uint8Array): Framing | Stop {
       const byte = octet(bytes, i);
       if (message === undefined) {
         header[gathered++] = byte;
-        const length = handshakeHeader(header, gathered);
-        if (isStop(length)) return length;
-        if (length !== undefined) {
+        const wrongType = gathered === 1 ? handshakeType(header, 0) : undefined;
+        if (wrongType !== undefined) return wrongType;
+        if (gathered === HANDSHAKE_HEADER_LENGTH) {
+          const length = handshakeLength(header, 0);
+          if (isStop(length)) return length;
           message = new Uint8Array(HANDSHAKE_HEADER_LENGTH + length);
           message.set(header);
         }
@@ -253,6 +277,25 @@ function frame(bytes: Uint8Array): Framing | Stop {
     if (available < end) break;
   }
   return { message, gathered, declared, end };
+}
+
+/**
+ * {@link frame} for the usual case, a first record that holds the whole hello and has arrived: the message is then a
+ * view of the record instead of a copy assembled byte by byte. Undefined when the bytes are not that case.
+ */
+function singleRecord(bytes: Uint8Array): Framing | Stop | undefined {
+  const fragmentLength = recordHeader(bytes, 0);
+  if (isStop(fragmentLength) || fragmentLength < HANDSHAKE_HEADER_LENGTH) return undefined;
+  const start = RECORD_HEADER_LENGTH;
+  if (bytes.length < start + HANDSHAKE_HEADER_LENGTH) return undefined;
+  const wrongType = handshakeType(bytes, start);
+  if (wrongType !== undefined) return wrongType;
+  const length = handshakeLength(bytes, start);
+  if (isStop(length)) return length;
+  const messageEnd = start + HANDSHAKE_HEADER_LENGTH + length;
+  const end = start + fragmentLength;
+  if (messageEnd > end || messageEnd > bytes.length) return undefined;
+  return { message: bytes.subarray(start, messageEnd), gathered: messageEnd - start, declared: fragmentLength, end };
 }
 
 /** Checks the record header at `pos` as far as it has arrived; returns the fragment length once all of it has. */
@@ -306,14 +349,16 @@ function describeNonHandshakeStart(bytes: Uint8Array): string {
   return `not TLS: first byte ${hex(first, 2)} is not a handshake record (22)`;
 }
 
-/** Checks the handshake header as far as `got` bytes have arrived; returns the body length once all 4 have. */
-function handshakeHeader(header: Uint8Array, got: number): number | Stop | undefined {
-  const type = octet(header, 0);
-  if (type !== HANDSHAKE_CLIENT_HELLO) {
-    return invalid(`handshake message type ${named(type, HANDSHAKE_TYPE_NAMES)} where a ClientHello (1) was expected`);
-  }
-  if (got < HANDSHAKE_HEADER_LENGTH) return undefined;
-  const length = (octet(header, 1) * 256 + octet(header, 2)) * 256 + octet(header, 3);
+/** Checks the type byte of the handshake header at `at`: a verdict when it is not a ClientHello. */
+function handshakeType(bytes: Uint8Array, at: number): Stop | undefined {
+  const type = octet(bytes, at);
+  if (type === HANDSHAKE_CLIENT_HELLO) return undefined;
+  return invalid(`handshake message type ${named(type, HANDSHAKE_TYPE_NAMES)} where a ClientHello (1) was expected`);
+}
+
+/** The body length the complete handshake header at `at` declares, within the cap. */
+function handshakeLength(bytes: Uint8Array, at: number): number | Stop {
+  const length = (octet(bytes, at + 1) * 256 + octet(bytes, at + 2)) * 256 + octet(bytes, at + 3);
   if (length > MAX_CLIENT_HELLO_LENGTH) {
     return invalid(`ClientHello length ${length} exceeds the ${MAX_CLIENT_HELLO_LENGTH}-byte cap`);
   }
@@ -365,7 +410,13 @@ function parseBody(body: Uint8Array, length: number): ClientHello | Stop {
     const stop = parseExtensions(extensions, facts);
     if (stop !== undefined) return stop;
   }
-  return { legacyVersion, ...facts };
+  return {
+    legacyVersion,
+    serverName: facts.serverName,
+    alpn: facts.alpn,
+    hasAlpnExtension: facts.hasAlpnExtension,
+    supportedVersions: facts.supportedVersions,
+  };
 }
 
 /** Mutable accumulator for the extension parsers. */
@@ -378,10 +429,11 @@ interface ExtensionFacts {
 
 function parseExtensions(extensions: Cursor, facts: ExtensionFacts): Stop | undefined {
   const seen = new Set<number>();
+  const name = new ExtensionLabel();
   while (!extensions.done) {
     const type = extensions.uint(2, 'extension type');
     if (isStop(type)) return type;
-    const name = `extension ${named(type, EXTENSION_NAMES)}`;
+    name.type = type;
     const data = extensions.vector(2, name);
     if (isStop(data)) return data;
     // RFC 8446 §4.2: "There MUST NOT be more than one extension of the same type in a given extension block."
@@ -428,12 +480,10 @@ function readHostName(name: Cursor, facts: ExtensionFacts): Stop | undefined {
   // RFC 6066 §3: the HostName is "a byte string using ASCII encoding without a trailing dot", IDNs as A-labels.
   // Control characters and spaces have no place in a DNS name and would make log lines ambiguous. A trailing dot is
   // kept as sent: it never matches a deployed identifier, and a passthrough backend may still accept it.
-  let text = '';
   for (const byte of bytes) {
     if (byte < 0x21 || byte > 0x7e) return invalid(`host_name contains byte ${hex(byte, 2)}, outside visible ASCII`);
-    text += String.fromCharCode(byte);
   }
-  facts.serverName = text.toLowerCase();
+  facts.serverName = byteString(bytes).toLowerCase();
   return undefined;
 }
 
@@ -451,7 +501,7 @@ function parseAlpn(data: Cursor, facts: ExtensionFacts): Stop | undefined {
     if (name.size === 0) return invalid('empty ALPN protocol name');
     const bytes = name.slice(name.size, 'ALPN protocol name');
     if (isStop(bytes)) return bytes;
-    facts.alpn.push(latin1(bytes));
+    facts.alpn.push(byteString(bytes));
   }
   return undefined;
 }

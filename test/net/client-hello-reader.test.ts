@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { readClientHello, type HelloLimits, type HelloOutcome } from '../../src/net/client-hello-reader.js';
+import { HelloReader, type HelloLimits, type HelloOutcome } from '../../src/net/client-hello-reader.js';
 import { frame, helloMessage, helloRecords } from '../fixtures/client-hello/encoder.js';
 
 /** Accepts one connection, reads its hello with `limits`, and lets `send` drive the client side. */
@@ -10,10 +10,14 @@ async function readFrom(t: Test, limits: HelloLimits, send: (socket: net.Socket)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<HelloOutcome>((resolve) => server.once('connection', (socket) => {
     socket.on('error', () => undefined);
-    void readClientHello(socket, limits).then((outcome) => {
-      socket.destroy();
-      resolve(outcome);
+    const reader = new HelloReader({
+      outcome: (socket, outcome) => {
+        socket.destroy();
+        resolve(outcome);
+      },
     });
+    socket.on('close', () => reader.closed(socket));
+    reader.read(socket, { limits, expectProxyHeader: false });
   }));
   const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
   client.setNoDelay(true);

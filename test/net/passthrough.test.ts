@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { passThrough, type PassthroughOutcome } from '../../src/net/passthrough.js';
@@ -12,7 +13,7 @@ async function listen(t: Test, server: net.Server): Promise<number> {
 }
 
 /** A front that hands each accepted socket, with `buffered` already "read", to passThrough. */
-async function front(t: Test, backendPort: number, buffered: Buffer, extra: { preamble?: Uint8Array; idleTimeoutMs?: number } = {}) {
+async function front(t: Test, backendPort: number, buffered: Buffer, extra: { preamble?: Uint8Array; idleTimeoutMs?: number; connectTimeoutMs?: number } = {}) {
   const outcomes: Promise<PassthroughOutcome>[] = [];
   const port = await listen(
     t,
@@ -24,7 +25,7 @@ async function front(t: Test, backendPort: number, buffered: Buffer, extra: { pr
           host: '127.0.0.1',
           port: backendPort,
           preamble: extra.preamble,
-          connectTimeoutMs: 1000,
+          connectTimeoutMs: extra.connectTimeoutMs ?? 1000,
           idleTimeoutMs: extra.idleTimeoutMs ?? 5000,
         }),
       );
@@ -112,4 +113,28 @@ t.test('silence in both directions hits the idle timeout', async (t) => {
   client.resume();
   await new Promise((resolve) => client.on('close', resolve));
   t.match(await outcomes[0]!, { ok: false, reason: 'idle-timeout' });
+});
+
+t.test('a backend that never accepts hits the connect timeout', async (t) => {
+  // A listener in another process whose event loop is blocked: after its queue of one, the kernel drops SYNs.
+  const blocked = spawn(process.execPath, [
+    '-e',
+    `const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+      console.log(s.address().port);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
+    });`,
+  ]);
+  t.teardown(() => blocked.kill('SIGKILL'));
+  const blockedPort = Number(await new Promise<string>((resolve) => blocked.stdout.once('data', (data: Buffer) => resolve(data.toString()))));
+  const fillers = [0, 1, 2].map(() => net.connect(blockedPort, '127.0.0.1').on('error', ignore));
+  t.teardown(() => fillers.forEach((filler) => filler.destroy()));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const { port, outcomes } = await front(t, blockedPort, Buffer.from('x'), { connectTimeoutMs: 200 });
+  const client = net.connect(port, '127.0.0.1');
+  client.on('error', ignore);
+  client.resume();
+  const started = Date.now();
+  await new Promise((resolve) => client.on('close', resolve));
+  t.match(await outcomes[0]!, { ok: false, reason: 'backend-connect-timeout', bytesUp: 0, bytesDown: 0 });
+  t.ok(Date.now() - started < 2000, 'closed at the connect timeout');
 });

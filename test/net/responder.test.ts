@@ -41,3 +41,31 @@ t.test('a served connection closes as soon as the client does, even if the clien
     { ok: true, protocol: 'TLSv1.3' },
   ]);
 });
+
+t.test('a client that drops the connection right after its handshake does not hold it until the time limit', async (t) => {
+  const certificate = await createChallengeCertificate(parseIdentifier('a.example.test'), new Uint8Array(32));
+  const context = challengeContext(certificate);
+  const closed: Promise<void>[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    closed.push(new Promise((resolve) => socket.once('close', () => resolve())));
+    socket.once('data', (hello) => {
+      socket.pause();
+      void serveChallenge(socket, hello, context, 60_000);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const { port } = server.address() as net.AddressInfo;
+  for (let i = 0; i < 20; i++) {
+    // TLS 1.3: the client's Finished may still be unsent when it destroys the socket, so the server sees the
+    // connection end in the middle of its handshake.
+    await new Promise<void>((resolve) => {
+      const client = tls.connect({ port, host: '127.0.0.1', servername: 'a.example.test', ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => client.destroy());
+      client.on('error', () => undefined);
+      client.on('close', () => resolve());
+    });
+  }
+  const started = Date.now();
+  await Promise.all(closed);
+  t.ok(Date.now() - started < 5000, 'every server socket closed long before the handshake time limit');
+});

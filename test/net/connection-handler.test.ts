@@ -1,0 +1,268 @@
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { createChallengeCertificate } from '../../src/challenge/certificate.js';
+import { parseIdentifier } from '../../src/challenge/identifier.js';
+import type { LogLevel, LogValue } from '../../src/log.js';
+import { parseBackends } from '../../src/net/backends.js';
+import { ConnectionHandler, type ConnectionHandlerOptions } from '../../src/net/connection-handler.js';
+import { challengeContext, type ReadyChallenge } from '../../src/net/context-table.js';
+import { formatProxyHeaderV1 } from '../../src/net/proxy-header.js';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'client-hello');
+/** A real hello offering h2 and http/1.1 (no acme-tls/1): passed through, or refused without a backend. */
+const CURL_HELLO = readFileSync(path.join(FIXTURES, 'curl-http2.bin'));
+/** A real hello offering acme-tls/1 for node.example.com. */
+const ACME_HELLO = readFileSync(path.join(FIXTURES, 'node-acme.bin'));
+
+const NAME = 'a.example.test';
+const certificate = await createChallengeCertificate(parseIdentifier(NAME), new Uint8Array(32));
+const ignore = (): void => undefined;
+
+interface Line {
+  readonly level: LogLevel;
+  readonly event: string;
+  readonly fields: Record<string, LogValue>;
+}
+
+/** A handler on a loopback listener; its log lines collected; everything closed on teardown. */
+async function harness(t: Test, overrides: Partial<ConnectionHandlerOptions> = {}) {
+  const lines: Line[] = [];
+  const ready: ReadyChallenge = {
+    challenge: { identifier: parseIdentifier(NAME), digest: new Uint8Array(32), expiresAt: new Date(Date.now() + 3_600_000) },
+    context: challengeContext(certificate),
+    served: 0,
+  };
+  const options: ConnectionHandlerOptions = {
+    lookup: (sni) => (sni === NAME ? ready : undefined),
+    backends: parseBackends([]),
+    log: { log: (level, event, fields = {}) => void lines.push({ level, event, fields: { ...fields } }) },
+    hello: { maxBytes: 32 * 1024, timeoutMs: 5000 },
+    limits: { maxConnections: 100, maxPerSource: 100 },
+    handshakeTimeoutMs: 5000,
+    acceptProxyProtocol: false,
+    backendProxyProtocol: undefined,
+    backendConnectTimeoutMs: 1000,
+    idleTimeoutMs: 5000,
+    ...overrides,
+  };
+  const handler = new ConnectionHandler(options);
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => handler.handle(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const clients: net.Socket[] = [];
+  t.teardown(async () => {
+    for (const client of clients) client.destroy();
+    handler.destroyAll();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const outcomes = (): Record<string, LogValue>[] => lines.filter((line) => line.event === 'connection').map((line) => line.fields);
+  return {
+    handler,
+    options,
+    ready,
+    port,
+    lines,
+    outcomes,
+    /** Waits until `count` outcome lines were logged (or fails after 5 s). */
+    async outcome(count = 1): Promise<Record<string, LogValue>> {
+      for (let waited = 0; outcomes().length < count; waited += 5) {
+        if (waited > 5000) throw new Error(`no outcome ${count} within 5 s: ${JSON.stringify(lines)}`);
+        await sleep(5);
+      }
+      return outcomes()[count - 1] as Record<string, LogValue>;
+    },
+    /** A raw TCP client (it closes once the server has), connected, errors ignored, destroyed on teardown. */
+    async connect(): Promise<net.Socket> {
+      const client = net.connect({ port, host: '127.0.0.1' });
+      clients.push(client);
+      client.on('error', ignore);
+      await new Promise((resolve) => client.once('connect', resolve));
+      return client;
+    },
+  };
+}
+
+/** An `acme-tls/1` handshake like the CA's, over `socket` if given; resolves with the protocol, or the error. */
+function handshake(port: number, servername = NAME, socket?: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    const client = tls.connect({ port, host: '127.0.0.1', socket, servername, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false });
+    client.once('secureConnect', () => {
+      resolve(`${client.alpnProtocol} ${client.getProtocol()}`);
+      client.end();
+    });
+    client.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+  });
+}
+
+function closed(socket: net.Socket): Promise<void> {
+  return socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+t.test('serves the challenge; the one outcome line says who, what, and how it ended', async (t) => {
+  const h = await harness(t);
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3');
+  const outcome = await h.outcome();
+  t.match(outcome, { remote: /^127\.0\.0\.1:\d+$/, sni: NAME, alpn: 'acme-tls/1', tls: 'TLSv1.3', outcome: 'served', ms: /^\d+\.\d$/ });
+  t.same(Object.keys(outcome), ['remote', 'sni', 'alpn', 'tls', 'outcome', 'ms'], 'fields in a stable order');
+  t.same(h.handler.stats, { served: 1, passed: 0, rejected: 0 });
+  t.equal(h.ready.served, 1);
+  await sleep(20);
+  t.equal(h.handler.active, 0, 'the connection is gone once the client closed');
+});
+
+t.test('refusals: unknown name (with an alert), no hello in time, FIN before the hello, non-TLS, too large', async (t) => {
+  const h = await harness(t, { hello: { maxBytes: 100, timeoutMs: 150 } });
+  t.equal(await handshake(h.port, 'unknown.example.test'), 'error ERR_SSL_TLSV1_UNRECOGNIZED_NAME');
+  t.match(await h.outcome(1), { sni: 'unknown.example.test', outcome: 'rejected', reason: 'unknown-name' });
+
+  const silent = await h.connect();
+  await closed(silent);
+  t.match(await h.outcome(2), { outcome: 'rejected', reason: 'timeout' });
+
+  const quitter = await h.connect();
+  quitter.end(ACME_HELLO.subarray(0, 10));
+  await closed(quitter);
+  t.match(await h.outcome(3), { outcome: 'rejected', reason: 'closed' });
+
+  const http = await h.connect();
+  http.write('GET / HTTP/1.1\r\n\r\n');
+  await closed(http);
+  t.match(await h.outcome(4), { outcome: 'rejected', reason: /^invalid-hello:not TLS/ });
+
+  const large = await h.connect();
+  // A record header announcing a big hello, then more than maxBytes of it, in pieces.
+  large.write(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc]));
+  await sleep(10);
+  large.write(Buffer.alloc(120));
+  await closed(large);
+  t.match(await h.outcome(5), { outcome: 'rejected', reason: 'too-large' });
+  t.same(h.handler.stats, { served: 0, passed: 0, rejected: 5 });
+});
+
+t.test('connections keep the settings they were accepted with; a reload applies to new ones', async (t) => {
+  const h = await harness(t, { hello: { maxBytes: 32 * 1024, timeoutMs: 100 } });
+  const early = await h.connect();
+  h.handler.reconfigure({ ...h.options, hello: { maxBytes: 32 * 1024, timeoutMs: 60_000 } });
+  const late = await h.connect();
+  await closed(early);
+  await sleep(200);
+  t.equal(late.closed, false, 'the connection accepted after the reload waits longer');
+  t.equal(h.handler.active, 1);
+  t.match(await h.outcome(1), { reason: 'timeout' });
+  late.write(ACME_HELLO);
+  // node.example.com is not deployed: refused as soon as the hello is complete.
+  t.match(await h.outcome(2), { sni: 'node.example.com', reason: 'unknown-name' });
+});
+
+t.test('at --max-connections the oldest connection still without a hello makes room', async (t) => {
+  const h = await harness(t, { limits: { maxConnections: 2, maxPerSource: 100 } });
+  const oldest = await h.connect();
+  await h.connect();
+  await sleep(20);
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'the CA gets in');
+  await closed(oldest);
+  t.match(await h.outcome(1), { outcome: 'rejected', reason: 'evicted' });
+  t.ok(h.lines.some((line) => line.event === 'connection-limit' && line.fields.action === 'evicted'));
+});
+
+t.test('over --max-connections-per-source a connection is refused at once, with one line for the limit', async (t) => {
+  const h = await harness(t, { limits: { maxConnections: 100, maxPerSource: 1 } });
+  await h.connect();
+  const refused = await h.connect();
+  await closed(refused);
+  t.match(h.lines.find((line) => line.event === 'connection-limit')?.fields, { limit: 'max-connections-per-source', action: 'refused', remote: '127.0.0.1' });
+  t.same(h.outcomes(), [], 'no outcome line for a connection never taken');
+  t.equal(h.handler.stats.rejected, 1);
+});
+
+t.test('behind a front proxy: the client is the one the PROXY header names, counted and logged as such', async (t) => {
+  const h = await harness(t, { acceptProxyProtocol: true, limits: { maxConnections: 100, maxPerSource: 1 } });
+  const header = (port: number): Uint8Array =>
+    formatProxyHeaderV1({ family: 'tcp4', sourceAddress: '192.0.2.7', sourcePort: port, destinationAddress: '192.0.2.1', destinationPort: 443 });
+  // The header and the hello in separate reads: the client is counted as soon as the header is in.
+  const first = await h.connect();
+  first.write(header(1111));
+  await sleep(20);
+  const second = await h.connect();
+  second.write(header(2222));
+  await closed(second);
+  t.match(await h.outcome(1), { remote: '192.0.2.7:2222', via: /^127\.0\.0\.1:\d+$/, outcome: 'rejected', reason: 'max-connections-per-source' });
+  t.equal(await handshake(h.port, NAME, first), 'acme-tls/1 TLSv1.3', 'a handshake after the header');
+  t.match(await h.outcome(2), { remote: '192.0.2.7:1111', outcome: 'served' });
+  const missing = await h.connect();
+  missing.write(ACME_HELLO);
+  await closed(missing);
+  t.match(await h.outcome(3), { remote: /^127\.0\.0\.1:\d+$/, reason: /^invalid-hello:proxy-header: / });
+});
+
+t.test('passes other TLS to the backend, PROXY header first, and logs what it carried', async (t) => {
+  const received: Buffer[] = [];
+  const backend = net.createServer((socket) => {
+    socket.on('data', (data: Buffer) => {
+      received.push(data);
+      if (Buffer.concat(received).length >= CURL_HELLO.length + 30) socket.end('answer');
+    });
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => backend.close());
+  const backendPort = (backend.address() as net.AddressInfo).port;
+  const h = await harness(t, { backends: parseBackends([`127.0.0.1:${backendPort}`]), backendProxyProtocol: 'v1' });
+  const client = await h.connect();
+  const clientPort = client.localPort;
+  let answer = '';
+  client.on('data', (data: Buffer) => void (answer += data.toString()));
+  client.write(CURL_HELLO);
+  await closed(client);
+  t.equal(answer, 'answer');
+  const sent = Buffer.concat(received);
+  t.match(sent.toString('latin1'), new RegExp(`^PROXY TCP4 127\\.0\\.0\\.1 127\\.0\\.0\\.1 ${clientPort} ${h.port}\\r\\n`));
+  t.same(sent.subarray(sent.indexOf('\r\n') + 2), CURL_HELLO);
+  t.match(await h.outcome(), { sni: 'curl.example.com', alpn: 'h2,http/1.1', backend: `127.0.0.1:${backendPort}`, up: sent.length, down: 6, outcome: 'passed' });
+  t.equal(h.handler.stats.passed, 1);
+});
+
+t.test('a client that stalls in the handshake is closed at --handshake-timeout', async (t) => {
+  const h = await harness(t, { lookup: () => undefined, handshakeTimeoutMs: 100 });
+  h.handler.reconfigure({ ...h.options, lookup: (sni) => (sni === 'node.example.com' ? h.ready : undefined) });
+  const client = await h.connect();
+  client.resume();
+  client.write(ACME_HELLO);
+  await closed(client);
+  t.match(await h.outcome(), { sni: 'node.example.com', outcome: 'failed', reason: 'handshake-timeout' });
+});
+
+t.test('a bug costs one connection, not the handler', async (t) => {
+  const h = await harness(t, {
+    lookup: () => {
+      throw new Error('boom');
+    },
+  });
+  const client = await h.connect();
+  client.write(ACME_HELLO);
+  await closed(client);
+  await h.outcome();
+  t.match(h.lines.find((line) => line.event === 'connection'), { level: 'error', fields: { outcome: 'failed', reason: 'internal-error', error: 'Error: boom' } });
+  h.handler.reconfigure({ ...h.options, lookup: (sni) => (sni === NAME ? h.ready : undefined) });
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3');
+});
+
+t.test('drain waits for open connections, up to its timeout; destroyAll closes them', async (t) => {
+  const h = await harness(t);
+  await h.handler.drain(1000);
+  t.pass('nothing open: at once');
+  const client = await h.connect();
+  await sleep(10);
+  const started = Date.now();
+  await h.handler.drain(50);
+  t.ok(Date.now() - started >= 45, 'an idle connection holds drain until its timeout');
+  const drained = h.handler.drain(5000);
+  h.handler.destroyAll();
+  await drained;
+  await closed(client);
+  t.equal(h.handler.active, 0);
+});
