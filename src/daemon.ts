@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
 import { createCommandHandler, type Activity } from './control/handler.js';
 import { ControlServer, type ControlServerOptions } from './control/server.js';
 import { createStreamLogger, withFields, type Logger, type LogLevel } from './log.js';
@@ -288,6 +289,9 @@ export class Daemon {
   }
 }
 
+/** One error listener for every socket that only needs one (no closure per connection). */
+const ignoreError = (): void => undefined;
+
 const NO_ACTIVITY: Activity = { served: 0, passed: 0, rejected: 0, servedBySni: new Map(), watched: [] };
 
 /** The TLS port served from this process (`--workers 1`). */
@@ -298,8 +302,12 @@ class LocalFront implements Front {
   readonly #gate: StartGate;
   readonly #lookup = (sni: string): ReadyChallenge | undefined => this.#contexts.lookup(sni) ?? this.#watchDir?.lookup(sni);
   readonly #onConnection = (socket: Socket): void => {
+    if (this.#gate.isOpen) {
+      this.#connections.handle(socket);
+      return;
+    }
     // Node reads an accepted socket at once: a reset while the gate is still closed must not go unhandled.
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreError);
     void this.#gate.through(
       () => this.#connections.handle(socket),
       () => void socket.destroy(),
@@ -393,10 +401,20 @@ class WorkerFront implements Front {
   }
 }
 /**
+ * Keeps V8's young generation from growing under bursts of connections: a long-running daemon with thousands of
+ * idle sockets otherwise keeps the grown semi-spaces resident (about 4 KiB per idle connection instead of 3 KiB,
+ * measured), for no CPU saved at the handshake rates measured in docs/performance.md.
+ */
+function tuneHeap(): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/**
  * Runs the daemon until SIGTERM or SIGINT, then shuts it down. Resolves with the exit code; a second signal
  * while closing forces exit code 1 without waiting.
  */
 export async function runDaemon(options: DaemonOptions, log: Logger, reload?: () => Promise<DaemonOptions>): Promise<number> {
+  tuneHeap();
   const daemon = await Daemon.start(options, log, takeListenFds(process.env, process.pid, log));
   // SIGHUP: re-read the config (a bad one is logged and the running one kept) and the watch directory.
   const onHangup = (): void => {
@@ -438,6 +456,7 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
  * them. A worker whose primary is gone is ended at once by node:cluster; it only says so first.
  */
 export async function runWorker(): Promise<number> {
+  tuneHeap();
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
   // Every message is listened for from the start and kept until the worker serves: one that arrives without a
   // listener is lost, and the primary may send changes while this worker is still starting.

@@ -4,6 +4,7 @@
  * nothing may be served until then, and nothing at all if start-up fails.
  */
 export class StartGate {
+  #open = false;
   #decide!: (opened: boolean) => void;
   readonly #decided = new Promise<boolean>((resolve) => (this.#decide = resolve));
 
@@ -14,7 +15,13 @@ export class StartGate {
 
   /** Start-up is complete: lets everything through, now and from now on. */
   open(): void {
+    this.#open = true;
     this.#decide(true);
+  }
+
+  /** True once {@link open} was called: callers may skip {@link through} (a promise per call) from then on. */
+  get isOpen(): boolean {
+    return this.#open;
   }
 
   /** Start-up failed: refuses everything held. */

@@ -13,7 +13,9 @@ t.test('holds work until opened, then lets everything through', async (t) => {
   );
   await Promise.resolve();
   t.same(done, [], 'nothing runs before open()');
+  t.equal(gate.isOpen, false);
   gate.open();
+  t.equal(gate.isOpen, true);
   t.equal(await early, 'worked');
   t.equal(await gate.through(async () => 'late', () => 'refused'), 'late');
 });
@@ -22,6 +24,7 @@ t.test('refuses everything when start-up fails', async (t) => {
   const gate = new StartGate();
   const held = gate.through(() => 'worked', () => 'refused');
   gate.fail();
+  t.equal(gate.isOpen, false, 'a failed gate never opens');
   t.equal(await held, 'refused');
   t.equal(await gate.through(() => 'worked', () => 'refused'), 'refused');
 });

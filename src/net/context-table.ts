@@ -2,6 +2,7 @@
  * The challenge certificates this process serves, each already inside a TLS context: a handshake only looks one up,
  * and a context is built once per deploy, never per connection.
  */
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
 import type { Challenge } from '../store/challenge-store.js';
@@ -29,6 +30,9 @@ export function challengeContext(certificate: Pick<ChallengeCertificate, 'certPe
     cert: certificate.certPem,
     // RFC 8737 §4: "using TLS 1.2 or higher"; older versions are refused outright.
     minVersion: 'TLSv1.2',
+    // A validation never resumes a session (RFC 8737 §3: the client closes right after the handshake): issuing a
+    // ticket per handshake is wasted work.
+    secureOptions: constants.SSL_OP_NO_TICKET,
   });
 }
 

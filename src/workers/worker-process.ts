@@ -13,6 +13,8 @@ import { WatchDir } from '../store/watch-dir.js';
 import { AlpnResponderError } from '../errors.js';
 import { connectionHandlerOptions, fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
 
+const ignoreError = (): void => undefined;
+
 /** Sends to the primary over Node's IPC channel. */
 export type SendToPrimary = (message: ToPrimary) => unknown;
 
@@ -55,9 +57,13 @@ export class WorkerProcess {
       // Nothing is accepted before the privilege drop and --watch-dir below: connections wait in the kernel queue.
       let serving = false;
       listeners = await Listeners.bind(settings.listen, (socket) => {
-        socket.on('error', () => undefined);
-        if (serving) connections.handle(socket);
-        else pending.push(socket);
+        if (serving) {
+          connections.handle(socket);
+          return;
+        }
+        // Held until the worker serves: a reset meanwhile must not go unhandled.
+        socket.on('error', ignoreError);
+        pending.push(socket);
       }, log);
       // Forked after the primary gave up root already (a replacement worker), there is nothing left to give up.
       if (settings.runAs !== undefined && process.getuid?.() === 0) dropPrivileges(settings.runAs, log);
