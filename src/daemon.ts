@@ -109,6 +109,8 @@ interface Front {
   readonly listeners: { readonly addresses: readonly ListenAddress[] };
   /** Connections open now, when this process knows (workers count their own). */
   readonly open: number | undefined;
+  /** Processes serving the TLS port now. */
+  readonly serving: number;
   activity(): Promise<Activity>;
   reconfigure(options: DaemonOptions): void;
   rescan(): Promise<void>;
@@ -132,6 +134,8 @@ export class Daemon {
     private readonly cache: CertificateCache,
     private readonly log: Logger,
     options: DaemonOptions,
+    /** Settles if the TLS port can no longer be served (every worker lost, none can start again). */
+    readonly lost: Promise<void>,
   ) {
     this.#options = options;
   }
@@ -157,13 +161,19 @@ export class Daemon {
         : options.statePath === undefined
           ? new MemoryChallengeStore({ maxChallenges: options.maxChallenges })
           : await JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
-    const contexts = new ContextTable();
+    let lose: () => void = () => undefined;
+    const lost = new Promise<void>((resolve) => (lose = resolve));
     const pool =
-      unopened &&
-      new WorkerPool({
+      unopened === undefined
+        ? undefined
+        : new WorkerPool({
         count: options.workers,
         exec: WORKER_PROGRAM,
         log,
+        onLost: (error) => {
+          log.log('error', 'workers-lost', { error: error.message, action: 'exit' });
+          lose();
+        },
         settings: {
           listen: unopened.tls.length > 0 ? unopened.tls.map(({ fd }) => ({ fd })) : options.listen,
           connection: wireConnectionSettings(options),
@@ -173,7 +183,9 @@ export class Daemon {
           logLevel: options.logLevel,
         },
       });
-    const cache = new CertificateCache(store, pool ?? contexts, log);
+    // Built certificates go to the workers, or to this process's own TLS contexts.
+    const serving: { readonly pool: WorkerPool } | { readonly contexts: ContextTable } = pool !== undefined ? { pool } : { contexts: new ContextTable() };
+    const cache = new CertificateCache(store, 'pool' in serving ? serving.pool : serving.contexts, log);
     for (const rule of options.backends.rules) log.log('info', 'backend', { rule, proxy_protocol: options.backendProxyProtocol });
     store.on('delete', (sni, reason) => {
       if (reason === 'expired') log.log('info', 'expire', { sni });
@@ -194,7 +206,7 @@ export class Daemon {
           version: VERSION,
           uptimeSeconds: Math.round((performance.now() - started) / 1000),
           listeners: (front?.listeners.addresses ?? []).map(formatListenAddress),
-          workers: options.workers,
+          workers: front?.serving ?? 0,
         }),
         activity: () => front?.activity() ?? Promise.resolve(NO_ACTIVITY),
       });
@@ -209,7 +221,8 @@ export class Daemon {
         maxLineBytes: options.maxControlLine,
         handler: (line) => gate.through(() => commands(line), () => []),
       };
-      if (pool !== undefined) {
+      if ('pool' in serving) {
+        const { pool } = serving;
         const passedControl = unopened?.control && openPassedSockets([unopened.control]).control;
         control = passedControl ? ControlServer.adopt(passedControl, controlOptions) : await ControlServer.listen(controlOptions);
         front = new WorkerFront(pool);
@@ -219,7 +232,7 @@ export class Daemon {
       } else {
         // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.
         const adopted = openPassedSockets(passed);
-        local = new LocalFront(contexts, options, log, gate);
+        local = new LocalFront(serving.contexts, options, log, gate);
         if (adopted.control !== undefined) control = ControlServer.adopt(adopted.control, controlOptions);
         if (adopted.tls.length > 0) local.adopt(adopted.tls);
         await local.bind(options.listen);
@@ -231,7 +244,7 @@ export class Daemon {
       }
       gate.open();
       log.log('info', 'ready', { version: VERSION, workers: options.workers, ms: (performance.now() - started).toFixed(1) });
-      daemon = new Daemon(front, control, store, cache, log, options);
+      daemon = new Daemon(front, control, store, cache, log, options, lost);
       return daemon;
     } catch (error) {
       gate.fail();
@@ -331,6 +344,8 @@ class LocalFront implements Front {
     return this.#connections.active;
   }
 
+  readonly serving = 1;
+
   /** Takes over listening sockets systemd passed; synchronous, so queued connections find their handler. */
   adopt(passed: readonly { fd: number; server: import('node:net').Server }[]): void {
     this.#listeners = Listeners.adopt(passed, this.#onConnection, this.#log);
@@ -378,6 +393,10 @@ class WorkerFront implements Front {
   readonly open = undefined;
 
   constructor(private readonly pool: WorkerPool) {}
+
+  get serving(): number {
+    return this.pool.serving;
+  }
 
   get listeners(): { readonly addresses: readonly ListenAddress[] } {
     return this.pool;
@@ -430,6 +449,14 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
   };
   process.on('SIGHUP', onHangup);
   return new Promise((resolve) => {
+    const stop = (code: number): void => {
+      void daemon.close().then(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        process.off('SIGHUP', onHangup);
+        resolve(code);
+      });
+    };
     const onSignal = (signal: NodeJS.Signals): void => {
       if (daemon.state !== 'running') {
         log.log('warn', 'forced-exit', { signal });
@@ -437,15 +464,14 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
         return;
       }
       log.log('info', 'signal', { signal });
-      void daemon.close().then(() => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        process.off('SIGHUP', onHangup);
-        resolve(0);
-      });
+      stop(0);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // Serving cannot resume without a restart: exit non-zero so that a supervisor (Restart=on-failure) restarts us.
+    void daemon.lost.then(() => {
+      if (daemon.state === 'running') stop(1);
+    });
   });
 }
 

@@ -70,7 +70,7 @@ t.test('--user nobody:nogroup: sockets opened as root, then served as nobody', i
   t.notOk(existsSync(control), 'nobody could still remove its control socket');
 });
 
-t.test('--user with --workers 2: each worker listens as root, then drops; the primary drops once all are ready', isRoot ? requirePeers(t, ['getent', 'id'], true) : { skip: 'needs root (CI runs as root)' }, async (t) => {
+t.test('--user with --workers 2: each worker drops root, then listens on the sockets the primary (still root) opens; the primary drops once all are ready', isRoot ? requirePeers(t, ['getent', 'id'], true) : { skip: 'needs root (CI runs as root)' }, async (t) => {
   const { uid, gid } = await ids('nobody', 'nogroup');
   const dir = shortTempDir(t);
   await chmod(dir, 0o755);
@@ -87,8 +87,8 @@ t.test('--user with --workers 2: each worker listens as root, then drops; the pr
   const workers = new Map(lines().filter((l) => logField(l, 'event') === 'worker-ready').map((l) => [logField(l, 'worker')!, Number(logField(l, 'pid'))]));
   t.same([...workers.keys()].sort(), ['1', '2'], 'two workers ready');
   for (const [worker, pid] of workers) {
-    t.ok(at('listening', worker) >= 0 && at('listening', worker) < at('privileges-dropped', worker), `worker ${worker} listened before it dropped`);
-    t.ok(at('privileges-dropped', worker) < at('worker-ready', worker), `worker ${worker} dropped before it reported ready`);
+    t.ok(at('privileges-dropped', worker) >= 0 && at('privileges-dropped', worker) < at('listening', worker), `worker ${worker} dropped root before it listened`);
+    t.ok(at('listening', worker) < at('worker-ready', worker), `worker ${worker} listened before it reported ready`);
     t.same(await credentials(pid), { uid: Array(4).fill(String(uid)), gid: Array(4).fill(String(gid)), groups: [] }, `worker ${worker} (pid ${pid}) runs as nobody/nogroup`);
   }
   const primaryDrop = at('privileges-dropped');

@@ -28,7 +28,7 @@ import { createStreamLogger, type LogLevel } from '../log.js';
 import { VERSION } from '../version.js';
 import { applyConfig, givenOnCommandLine, readConfigFile } from './config-file.js';
 import { DEFAULT_STORE_PREFIX, DEFAULT_STORE_TIMEOUT_SECONDS, STORE_FALLBACKS } from '../store/store-config.js';
-import { envName, splitList, toDaemonOptions } from './options.js';
+import { envName, MAX_WORKERS, splitList, toDaemonOptions } from './options.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { validateCommand } from './validate-command.js';
 
@@ -150,8 +150,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' })
           .option('workers', {
             type: 'number',
-            default: Number(envOr('workers', os.availableParallelism())),
-            describe: 'processes serving the TLS port (default: one per CPU); 1 serves from the main process',
+            // One per CPU, within what --workers accepts (a 96-CPU host must still start).
+            default: Number(envOr('workers', Math.min(os.availableParallelism(), MAX_WORKERS))),
+            describe: `processes serving the TLS port (default: one per CPU, at most ${MAX_WORKERS}); 1 serves from the main process`,
           })
           .option('config', { type: 'string', default: envOr('config', undefined), describe: 'JSON file of serve options; the command line and environment override it' }),
       async (args) => {

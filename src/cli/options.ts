@@ -51,7 +51,7 @@ export interface ServeArgs {
 }
 
 /** Most `--workers`: far beyond any core count this daemon needs, and a bound on processes a typo can fork. */
-const MAX_WORKERS = 64;
+export const MAX_WORKERS = 64;
 
 function parseWorkers(value: number): number {
   if (!Number.isSafeInteger(value) || value < 1 || value > MAX_WORKERS) {

@@ -13,7 +13,7 @@ export interface StatusSnapshot {
   readonly version: string;
   readonly uptimeSeconds: number;
   readonly listeners: readonly string[];
-  /** Processes serving the TLS port (`--workers`). */
+  /** Processes serving the TLS port now (`--workers`; fewer while one is being replaced). */
   readonly workers: number;
 }
 

@@ -157,6 +157,8 @@ export class ConnectionHandler {
    * closed at once (or older connections still without a hello are, see {@link ConnectionLimiter}).
    */
   handle(socket: net.Socket): void {
+    // Reset while it waited to be handed over (behind the start gate): its 'close' is gone, it would never be released.
+    if (socket.destroyed) return;
     // Failures are reported through the outcome; a reset is routine here. An error listener the caller added (the
     // daemon adds one at accept) keeps an error from being thrown just as well.
     if (socket.listenerCount('error') === 0) socket.on('error', ignore);

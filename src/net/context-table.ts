@@ -3,6 +3,7 @@
  * and a context is built once per deploy, never per connection.
  */
 import { constants } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
 import type { Challenge } from '../store/challenge-store.js';
@@ -36,13 +37,20 @@ export function challengeContext(certificate: Pick<ChallengeCertificate, 'certPe
   });
 }
 
+interface Entry {
+  readonly ready: ReadyChallenge;
+  /** performance.now() past which it is not served: a wall-clock step after the put cannot shorten or stretch it. */
+  readonly deadline: number;
+}
+
 /** TLS contexts by SNI value. */
 export class ContextTable implements CertificateSink {
-  readonly #entries = new Map<string, ReadyChallenge>();
+  readonly #entries = new Map<string, Entry>();
 
   put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void> {
     try {
-      this.#entries.set(challenge.identifier.sni, { challenge, context: challengeContext(certificate), served: 0 });
+      const ready = { challenge, context: challengeContext(certificate), served: 0 };
+      this.#entries.set(challenge.identifier.sni, { ready, deadline: performance.now() + (challenge.expiresAt.getTime() - Date.now()) });
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -55,14 +63,14 @@ export class ContextTable implements CertificateSink {
 
   /** The servable challenge for an SNI value; never one past its expiry, even before the store's sweep drops it. */
   lookup(sni: string): ReadyChallenge | undefined {
-    const ready = this.#entries.get(sni);
-    return ready !== undefined && ready.challenge.expiresAt.getTime() > Date.now() ? ready : undefined;
+    const entry = this.#entries.get(sni);
+    return entry !== undefined && entry.deadline > performance.now() ? entry.ready : undefined;
   }
 
   /** Handshakes served per SNI value, for those served at least once. */
   servedBySni(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const [sni, ready] of this.#entries) if (ready.served > 0) counts.set(sni, ready.served);
+    for (const [sni, { ready }] of this.#entries) if (ready.served > 0) counts.set(sni, ready.served);
     return counts;
   }
 

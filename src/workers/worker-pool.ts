@@ -24,6 +24,11 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
   /** How long a worker may take to confirm a change before it counts as failed and is replaced. */
   readonly replyTimeoutMs?: number;
+  /**
+   * Called when no worker serves and a replacement could not start: the shared sockets went with the last worker
+   * and cannot be opened again (root given up, or systemd's descriptor closed). Only a restart helps.
+   */
+  readonly onLost?: (error: Error) => void;
 }
 
 /** A worker that does not confirm within this is replaced: a deploy must not wait on it forever. */
@@ -51,7 +56,7 @@ interface Request {
   readonly timer: NodeJS.Timeout;
 }
 
-type PoolState = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
+type PoolState = 'idle' | 'starting' | 'running' | 'closing';
 
 function workerError(code: string, message: string): AlpnResponderError {
   return new AlpnResponderError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_WORKER', message);
@@ -65,7 +70,8 @@ export class WorkerPool implements CertificateSink {
   /** What every worker serves: sent whole to a worker that starts. */
   readonly #certificates = new Map<string, WireCertificate>();
   readonly #requests = new Map<number, Request>();
-  readonly #activity = new Map<number, (member: Member, activity: WireActivity) => void>();
+  /** `list`/`status` requests in flight: a reply from a worker, or `undefined` when the worker is gone. */
+  readonly #activity = new Map<number, (member: Member, activity: WireActivity | undefined) => void>();
   #settings: WorkerSettings;
   #state: PoolState = 'idle';
   #nextId = 1;
@@ -90,6 +96,13 @@ export class WorkerPool implements CertificateSink {
     return this.#members.size;
   }
 
+  /** Worker processes serving the TLS port now. */
+  get serving(): number {
+    let count = 0;
+    for (const member of this.#members) if (member.ready) count++;
+    return count;
+  }
+
   /**
    * Starts the workers with everything put so far; resolves once each listens and serves, rejects (with the code a
    * worker reported, such as ERR_LISTEN) after stopping them all if any cannot.
@@ -110,9 +123,17 @@ export class WorkerPool implements CertificateSink {
     this.#state = 'running';
   }
 
+  /**
+   * Serves a certificate in every worker; resolves once each serving worker confirms. Rejects (ERR_WORKER) while no
+   * worker serves at all — an `OK` then would promise what nothing does — but the certificate is still kept for the
+   * workers that start later.
+   */
   put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void> {
     const wire: WireCertificate = { ...toWire(challenge), certPem: certificate.certPem, keyPem: certificate.keyPem };
     this.#certificates.set(challenge.identifier.sni, wire);
+    if (this.#state === 'running' && this.serving === 0) {
+      return Promise.reject(new AlpnResponderError('ERR_WORKER', 'no worker process serves the TLS port right now (they are being replaced; see the log)'));
+    }
     const id = this.#nextId++;
     return this.#request(id, { t: 'put', id, certificate: wire });
   }
@@ -147,7 +168,7 @@ export class WorkerPool implements CertificateSink {
       const timer = setTimeout(finish, ACTIVITY_TIMEOUT_MS);
       this.#activity.set(id, (member, activity) => {
         if (!asked.delete(member)) return;
-        replies.push(activity);
+        if (activity !== undefined) replies.push(activity);
         if (asked.size === 0) finish();
       });
       if (asked.size === 0) finish();
@@ -174,7 +195,6 @@ export class WorkerPool implements CertificateSink {
       }, timeoutMs + KILL_GRACE_MS);
       await Promise.all(exits);
       clearTimeout(kill);
-      this.#state = 'closed';
     })();
     return this.#closing;
   }
@@ -224,8 +244,10 @@ export class WorkerPool implements CertificateSink {
         clearTimeout(startTimer);
         this.#members.delete(member);
         for (const requestId of [...this.#requests.keys()]) this.#acknowledged(member, requestId);
+        for (const answer of [...this.#activity.values()]) answer(member, undefined);
         reject(new AlpnResponderError('ERR_WORKER', `worker ${id} exited (${signal ?? `code ${code}`}) before it served`));
-        if (this.#state !== 'running') return;
+        // While starting, a worker that never served fails the start instead (see start()).
+        if (this.#state === 'closing' || (this.#state === 'starting' && !member.ready)) return;
         this.#log.log('warn', 'worker-exit', { worker: id, pid: worker.process.pid, code, signal, respawn_ms: this.#respawnMs });
         this.#scheduleRespawn();
       });
@@ -236,10 +258,12 @@ export class WorkerPool implements CertificateSink {
     if (this.#respawnTimer !== undefined) return;
     this.#respawnTimer = setTimeout(() => {
       this.#respawnTimer = undefined;
-      if (this.#state !== 'running' || this.#members.size >= this.#options.count) return;
+      if (this.#state === 'closing' || this.#members.size >= this.#options.count) return;
       this.#respawnMs = Math.min(this.#respawnMs * 2, RESPAWN_MAX_MS);
       this.#spawn().catch((error: unknown) => {
-        this.#log.log('error', 'worker-failed', { error: error instanceof Error ? error.message : String(error) });
+        const reason = error instanceof Error ? error : new Error(String(error));
+        this.#log.log('error', 'worker-failed', { error: reason.message });
+        if (this.serving === 0 && this.#state === 'running') this.#options.onLost?.(reason);
       });
       // More than one may be missing.
       if (this.#members.size < this.#options.count) this.#scheduleRespawn();
@@ -251,11 +275,13 @@ export class WorkerPool implements CertificateSink {
   }
 
   /**
-   * Sends to every worker and resolves once each has confirmed (or gone). A worker not yet greeted is neither sent
-   * nor waited for: the `init` it gets holds the change already.
+   * Sends to every greeted worker and resolves once each serving one has confirmed (or gone). A worker not yet
+   * greeted gets the change in its `init`; one still starting applies it before it accepts its first connection, so
+   * neither is waited for (its start has its own time limit).
    */
   #request(id: number, message: ToWorker): Promise<void> {
-    const waiting = new Set([...this.#members].filter((member) => member.greeted));
+    for (const member of this.#members) if (member.greeted) send(member, message);
+    const waiting = new Set([...this.#members].filter((member) => member.ready));
     if (waiting.size === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -271,7 +297,6 @@ export class WorkerPool implements CertificateSink {
         timer,
         done: (error) => (error === undefined ? resolve() : reject(error)),
       });
-      for (const member of waiting) send(member, message);
     });
   }
 

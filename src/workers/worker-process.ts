@@ -3,7 +3,6 @@
  * sends, passes everything else to the backends, and reports its counters. It does what the primary says and
  * nothing on its own: it starts when told (`init`), stops when told (`close`) or when the primary is gone.
  */
-import type net from 'node:net';
 import { ConnectionHandler } from '../net/connection-handler.js';
 import { ContextTable, type ReadyChallenge } from '../net/context-table.js';
 import { Listeners } from '../net/listeners.js';
@@ -12,8 +11,6 @@ import { dropPrivileges } from '../privilege/drop.js';
 import { WatchDir } from '../store/watch-dir.js';
 import { AlpnResponderError } from '../errors.js';
 import { connectionHandlerOptions, fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
-
-const ignoreError = (): void => undefined;
 
 /** Sends to the primary over Node's IPC channel. */
 export type SendToPrimary = (message: ToPrimary) => unknown;
@@ -37,7 +34,7 @@ export class WorkerProcess {
   ) {}
 
   /**
-   * Serves what `init` says: loads its challenges, listens, gives up root (`--user`), loads `--watch-dir`, then
+   * Serves what `init` says: loads its challenges, gives up root (`--user`), loads `--watch-dir`, listens, then
    * tells the primary `ready` — or `failed` with the reason, and throws.
    */
   static async start(
@@ -48,33 +45,22 @@ export class WorkerProcess {
     const { settings } = init;
     const contexts = new ContextTable();
     let watchDir: WatchDir | undefined;
-    const lookup = (sni: string): ReadyChallenge | undefined => contexts.lookup(sni) ?? watchDir?.lookup(sni);
     let listeners: Listeners | undefined;
-    const pending: net.Socket[] = [];
     try {
       for (const certificate of init.challenges) await contexts.put(fromWire(certificate), certificate);
-      const connections = new ConnectionHandler(connectionHandlerOptions(settings.connection, lookup, log));
-      // Nothing is accepted before the privilege drop and --watch-dir below: connections wait in the kernel queue.
-      let serving = false;
-      listeners = await Listeners.bind(settings.listen, (socket) => {
-        if (serving) {
-          connections.handle(socket);
-          return;
-        }
-        // Held until the worker serves: a reset meanwhile must not go unhandled.
-        socket.on('error', ignoreError);
-        pending.push(socket);
-      }, log);
-      // Forked after the primary gave up root already (a replacement worker), there is nothing left to give up.
+      // Root is given up and --watch-dir loaded before listening: the primary opens (or already holds) the shared
+      // sockets, so this worker needs no privilege to listen, and it accepts nothing it could not serve yet.
+      // Forked after the primary gave up root already (a replacement), there is nothing left to give up.
       if (settings.runAs !== undefined && process.getuid?.() === 0) dropPrivileges(settings.runAs, log);
       if (settings.watchDir !== undefined) watchDir = await WatchDir.open({ dir: settings.watchDir, log, maxEntries: settings.maxChallenges });
-      serving = true;
-      for (const socket of pending.splice(0)) connections.handle(socket);
+      const watched = watchDir;
+      const lookup = (sni: string): ReadyChallenge | undefined => contexts.lookup(sni) ?? watched?.lookup(sni);
+      const connections = new ConnectionHandler(connectionHandlerOptions(settings.connection, lookup, log));
+      listeners = await Listeners.bind(settings.listen, (socket) => connections.handle(socket), log);
       const worker = new WorkerProcess(listeners, connections, contexts, watchDir, log, send);
       send({ t: 'ready', addresses: listeners.addresses });
       return worker;
     } catch (error) {
-      for (const socket of pending) socket.destroy();
       await listeners?.close();
       watchDir?.close();
       const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';

@@ -266,3 +266,12 @@ t.test('drain waits for open connections, up to its timeout; destroyAll closes t
   await closed(client);
   t.equal(h.handler.active, 0);
 });
+
+t.test('a socket that closed before it was handed over is not counted as open', async (t) => {
+  const h = await harness(t);
+  const socket = new net.Socket();
+  socket.destroy();
+  h.handler.handle(socket);
+  t.equal(h.handler.active, 0, 'nothing to wait for at shutdown');
+  await h.handler.drain(5000);
+});

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -24,4 +24,11 @@ t.test('tells a Unix socket from a TCP one by its inode', async (t) => {
   t.equal(isUnixSocket(fdOf(unix)), true, 'Unix');
   t.equal(isUnixSocket(fdOf(tcp)), false, 'TCP');
   t.equal(isUnixSocket(fdOf(unix), readFileSync('/proc/net/unix', 'latin1').split('\n')[0]!), false, 'an inode missing from the table is not Unix');
+});
+
+t.test('a descriptor that is not an open socket is the socket unit\'s fault', async (t) => {
+  const file = openSync(path.join(shortTempDir(t), 'f'), 'w');
+  t.teardown(() => closeSync(file));
+  t.throws(() => isUnixSocket(file), { code: 'ERR_SYSTEMD_SOCKET', message: /not a socket/ });
+  t.throws(() => isUnixSocket(987654), { code: 'ERR_SYSTEMD_SOCKET', message: /not open \(EBADF\)/ });
 });

@@ -3,6 +3,7 @@
  * The command-line behaviour (signals, logs, restarts) is in workers.test.ts.
  */
 import cluster from 'node:cluster';
+import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
@@ -14,6 +15,7 @@ import type { WorkerSettings } from '../../src/workers/messages.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { caVerdict, digestOf } from '../helpers/ca-check.js';
 import { REPO_ROOT, requirePeers, waitUntil } from '../helpers/daemon.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const EXEC = path.join(REPO_ROOT, 'dist', 'worker.js');
 
@@ -141,6 +143,27 @@ t.test('a worker that stops answering is replaced, and the put waiting on it fai
   await waitUntil('replacement ready', () => (events.filter((e) => e.startsWith('worker-ready ')).length === 3 ? true : undefined), 15_000);
   const to = { host: '127.0.0.1', port: pool.addresses[0]!.port };
   for (let i = 0; i < 10; i++) t.ok(accepted(await caVerdict(to, 'b.example.test')), `the replacement serves what it missed (${i})`);
+});
+
+t.test('every worker lost and none can start again: deploys are refused and the owner is told', async (t) => {
+  if (requirePeers(t, [], true).skip) return;
+  const { log, events } = recorder();
+  let lost: Error | undefined;
+  // A replacement cannot start once the --watch-dir it must load is gone (as one cannot listen again once the
+  // shared socket went with the last worker and root was given up).
+  const dir = path.join(shortTempDir(t), 'watch');
+  mkdirSync(dir);
+  const pool = new WorkerPool({ count: 2, exec: EXEC, settings: { ...settings([{ host: '127.0.0.1', port: 0 }]), watchDir: dir }, log, onLost: (error) => (lost = error) });
+  t.teardown(() => pool.close(0));
+  await pool.start();
+  rmSync(dir, { recursive: true });
+  for (const pid of workerPids()) process.kill(pid, 'SIGKILL');
+  await waitUntil('both workers gone', () => (pool.serving === 0 && events.filter((e) => e.startsWith('worker-exit ')).length === 2 ? true : undefined));
+  const { challenge, certificate } = await challengeFor('lost.example.test');
+  await t.rejects(pool.put(challenge, certificate), { code: 'ERR_WORKER', message: /no worker process serves/ });
+  await waitUntil('told it is lost', () => lost, 15_000);
+  t.equal((lost as { code?: string } | undefined)?.code, 'ERR_WATCH_DIR');
+  t.ok(events.some((e) => e.startsWith('worker-failed ')), 'the failed replacement is logged');
 });
 
 t.test('a worker that cannot listen fails the start with its reason', async (t) => {
