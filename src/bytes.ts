@@ -12,7 +12,5 @@ export function hex(value: number, digits = 2): string {
 
 /** One character per byte: shows any bytes, printable or not, without decoding errors. */
 export function latin1(bytes: Uint8Array): string {
-  let text = '';
-  for (const byte of bytes) text += String.fromCharCode(byte);
-  return text;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }

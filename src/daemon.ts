@@ -3,7 +3,6 @@
  * (running → closing → closed) and the process signals. Nothing else in the project touches signals.
  */
 import cluster from 'node:cluster';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -11,13 +10,13 @@ import { createCommandHandler, type Activity } from './control/handler.js';
 import { ControlServer, type ControlServerOptions } from './control/server.js';
 import { createStreamLogger, withFields, type Logger, type LogLevel } from './log.js';
 import type { BackendTable } from './net/backends.js';
-import { ConnectionHandler, type ProxyProtocolVersion } from './net/connection-handler.js';
-import { ContextTable, type ReadyChallenge } from './net/context-table.js';
+import type { ProxyProtocolVersion } from './net/connection-handler.js';
+import { ContextTable } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
-import { Listeners } from './net/listeners.js';
 import { dropPrivileges, requireRoot } from './privilege/drop.js';
 import type { RunAs } from './privilege/run-as.js';
 import { StartGate } from './start-gate.js';
+import { TlsPort } from './tls-port.js';
 import { CertificateCache } from './store/certificate-cache.js';
 import type { ChallengeStore } from './store/challenge-store.js';
 import { FileJournal } from './store/file-journal.js';
@@ -25,12 +24,11 @@ import { JournaledChallengeStore } from './store/journaled-store.js';
 import { MemoryChallengeStore } from './store/memory-store.js';
 import { openSharedStore } from './store/shared-store.js';
 import type { SharedStoreConfig } from './store/store-config.js';
-import { WatchDir } from './store/watch-dir.js';
 import { sortPassedSockets, type PassedDescriptor, type SocketRoles, type PassedSocket } from './systemd/listen-fds.js';
 import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
-import { isUnixSocket } from './systemd/socket-kind.js';
+import { isUnixSocket, unixSocketInodes } from './systemd/socket-kind.js';
 import { VERSION } from './version.js';
-import { connectionHandlerOptions, isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
+import { isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { WorkerProcess } from './workers/worker-process.js';
 
@@ -101,7 +99,8 @@ function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings 
 
 /** Sorts passed descriptors by kind without listening on them: with workers, only they may accept. */
 function sortUnopened(passed: readonly PassedDescriptor[]): SocketRoles<PassedDescriptor & PassedSocket> {
-  return sortPassedSockets(passed.map((descriptor) => ({ ...descriptor, unix: isUnixSocket(descriptor.fd) })));
+  const unixInodes = passed.length > 0 ? unixSocketInodes() : new Set<string>();
+  return sortPassedSockets(passed.map((descriptor) => ({ ...descriptor, unix: isUnixSocket(descriptor.fd, unixInodes) })));
 }
 
 /** What serves the TLS port: this process, or its worker processes. */
@@ -112,7 +111,7 @@ interface Front {
   /** Processes serving the TLS port now. */
   readonly serving: number;
   activity(): Promise<Activity>;
-  reconfigure(options: DaemonOptions): void;
+  reconfigure(settings: WireConnectionSettings): void;
   rescan(): Promise<void>;
   /** Stops accepting, lets open connections finish for up to `timeoutMs`, drops the rest. */
   close(timeoutMs: number): Promise<void>;
@@ -193,7 +192,7 @@ export class Daemon {
     // Nothing is served until every socket is open and, with --user, root is given up.
     const gate = new StartGate();
     let front: Front | undefined;
-    let local: LocalFront | undefined;
+    let local: TlsPort | undefined;
     let control: ControlServer | undefined;
     let daemon: Daemon | undefined;
     try {
@@ -232,7 +231,7 @@ export class Daemon {
       } else {
         // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.
         const adopted = openPassedSockets(passed);
-        local = new LocalFront(serving.contexts, options, log, gate);
+        local = new TlsPort(serving.contexts, wireConnectionSettings(options), log, gate);
         if (adopted.control !== undefined) control = ControlServer.adopt(adopted.control, controlOptions);
         if (adopted.tls.length > 0) local.adopt(adopted.tls);
         await local.bind(options.listen);
@@ -248,7 +247,7 @@ export class Daemon {
       return daemon;
     } catch (error) {
       gate.fail();
-      await Promise.all([(front ?? local)?.close(0), pool?.close(0), control?.close()]);
+      await Promise.all([local?.close(0), pool?.close(0), control?.close()]);
       cache.close();
       await store.close();
       throw error;
@@ -273,7 +272,7 @@ export class Daemon {
     const applied = { ...options };
     for (const key of RESTART_ONLY) Object.assign(applied, { [key]: this.#options[key] });
     this.#options = applied;
-    this.front.reconfigure(applied);
+    this.front.reconfigure(wireConnectionSettings(applied));
     for (const rule of applied.backends.rules) this.log.log('info', 'backend', { rule, proxy_protocol: applied.backendProxyProtocol });
     this.log.log('info', 'reloaded', { ttl: applied.ttlSeconds });
   }
@@ -302,91 +301,7 @@ export class Daemon {
   }
 }
 
-/** One error listener for every socket that only needs one (no closure per connection). */
-const ignoreError = (): void => undefined;
-
 const NO_ACTIVITY: Activity = { served: 0, passed: 0, rejected: 0, servedBySni: new Map(), watched: [] };
-
-/** The TLS port served from this process (`--workers 1`). */
-class LocalFront implements Front {
-  readonly #connections: ConnectionHandler;
-  readonly #contexts: ContextTable;
-  readonly #log: Logger;
-  readonly #gate: StartGate;
-  readonly #lookup = (sni: string): ReadyChallenge | undefined => this.#contexts.lookup(sni) ?? this.#watchDir?.lookup(sni);
-  readonly #onConnection = (socket: Socket): void => {
-    if (this.#gate.isOpen) {
-      this.#connections.handle(socket);
-      return;
-    }
-    // Node reads an accepted socket at once: a reset while the gate is still closed must not go unhandled.
-    socket.on('error', ignoreError);
-    void this.#gate.through(
-      () => this.#connections.handle(socket),
-      () => void socket.destroy(),
-    );
-  };
-  #listeners: Listeners | undefined;
-  #watchDir: WatchDir | undefined;
-
-  constructor(contexts: ContextTable, options: DaemonOptions, log: Logger, gate: StartGate) {
-    this.#contexts = contexts;
-    this.#log = log;
-    this.#gate = gate;
-    this.#connections = new ConnectionHandler(connectionHandlerOptions(wireConnectionSettings(options), this.#lookup, log));
-  }
-
-  get listeners(): { readonly addresses: readonly ListenAddress[] } {
-    return { addresses: this.#listeners?.addresses ?? [] };
-  }
-
-  get open(): number {
-    return this.#connections.active;
-  }
-
-  readonly serving = 1;
-
-  /** Takes over listening sockets systemd passed; synchronous, so queued connections find their handler. */
-  adopt(passed: readonly { fd: number; server: import('node:net').Server }[]): void {
-    this.#listeners = Listeners.adopt(passed, this.#onConnection, this.#log);
-  }
-
-  /** Binds `addresses` unless sockets were adopted. */
-  async bind(addresses: readonly ListenAddress[]): Promise<void> {
-    this.#listeners ??= await Listeners.bind(addresses, this.#onConnection, this.#log);
-  }
-
-  /** Starts serving the pairs in `--watch-dir`, if given, at most `maxEntries` of them. */
-  async watch(dir: string | undefined, maxEntries: number): Promise<void> {
-    if (dir !== undefined) this.#watchDir = await WatchDir.open({ dir, log: this.#log, maxEntries });
-  }
-
-  activity(): Promise<Activity> {
-    return Promise.resolve({
-      ...this.#connections.stats,
-      servedBySni: this.#contexts.servedBySni(),
-      watched: (this.#watchDir?.list() ?? []).map(({ challenge, served }) => ({ challenge, served })),
-    });
-  }
-
-  reconfigure(options: DaemonOptions): void {
-    this.#connections.reconfigure(connectionHandlerOptions(wireConnectionSettings(options), this.#lookup, this.#log));
-  }
-
-  async rescan(): Promise<void> {
-    await this.#watchDir?.rescan();
-  }
-
-  async close(timeoutMs: number): Promise<void> {
-    const listenersClosed = this.#listeners?.close();
-    await this.#connections.drain(timeoutMs);
-    if (this.#connections.active > 0) this.#log.log('warn', 'shutdown-dropped', { open: this.#connections.active });
-    this.#connections.destroyAll();
-    await listenersClosed;
-    this.#watchDir?.close();
-    this.#contexts.clear();
-  }
-}
 
 /** The TLS port served by worker processes (`--workers N`, N > 1). */
 class WorkerFront implements Front {
@@ -406,8 +321,8 @@ class WorkerFront implements Front {
     return this.pool.activity();
   }
 
-  reconfigure(options: DaemonOptions): void {
-    this.pool.configure(wireConnectionSettings(options));
+  reconfigure(settings: WireConnectionSettings): void {
+    this.pool.configure(settings);
   }
 
   rescan(): Promise<void> {

@@ -82,6 +82,23 @@ const CHALLENGE_TYPE = 'tls-alpn-01';
  * @param expectedDigest SHA-256 of the key authorization; when absent the acmeIdentifier value is only checked for
  *   shape (critical, OCTET STRING of 32 bytes)
  */
+/**
+ * The acmeIdentifier value of a certificate {@link checkChallengeCertificate} accepted (a 32-byte OCTET STRING), read
+ * with the same parser; undefined for any certificate it would not accept.
+ */
+export function acmeIdentifierDigest(der: Uint8Array): Uint8Array | undefined {
+  let cert: ParsedCertificate;
+  try {
+    cert = parseCertificate(der);
+  } catch (error) {
+    if (error instanceof DerError) return undefined;
+    throw error;
+  }
+  const acme = cert.extensions.find((e) => e.oid === ACME_IDENTIFIER_OID);
+  const value = acme && octetStringValue(acme.value);
+  return value?.length === DIGEST_LENGTH ? value.slice() : undefined;
+}
+
 export async function checkChallengeCertificate(
   der: Uint8Array,
   expected: Identifier,

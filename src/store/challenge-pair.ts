@@ -3,12 +3,11 @@
  * ALPNCERTDIR) into a servable challenge, or says why it cannot be served and whether waiting could help.
  */
 import { X509Certificate as NodeX509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import tls from 'node:tls';
-import { DerReader, TAG, content, decodeOid } from '../challenge/der.js';
+import type tls from 'node:tls';
 import { parseIdentifier, type Identifier } from '../challenge/identifier.js';
-import { checkChallengeCertificate } from '../challenge/verify.js';
-import { ACME_IDENTIFIER_OID } from '../constants.js';
+import { acmeIdentifierDigest, checkChallengeCertificate } from '../challenge/verify.js';
 import { AlpnResponderError } from '../errors.js';
+import { challengeContext } from '../net/context-table.js';
 import type { Challenge } from './challenge-store.js';
 
 /** Why a pair is not served, as logged in `reason=`. */
@@ -71,40 +70,15 @@ export async function loadChallengePair(name: string, certPem: string, keyPem: s
 
   // The CA checks passed, so the acmeIdentifier extension is there and holds an OCTET STRING of 32 bytes.
   const digest = acmeIdentifierDigest(der);
+  if (digest === undefined) return skip('invalid-challenge-certificate', false, 'no acmeIdentifier value');
 
   let context: tls.SecureContext;
   try {
-    // RFC 8737 §4: "using TLS 1.2 or higher", as for certificates built from a deploy.
-    context = tls.createSecureContext({ cert: certPem, key: keyPem, minVersion: 'TLSv1.2' });
+    // The same TLS settings as for certificates built from a deploy.
+    context = challengeContext({ certPem, keyPem });
   } catch (error) {
     return skip('tls-context', false, String(error));
   }
   // validTo is OpenSSL's "Jun 22 12:34:56 2030 GMT", which Date parses (Node 20 has no validToDate yet).
   return { ok: true, challenge: { identifier, digest, expiresAt: new Date(cert.validTo) }, context };
-}
-
-/**
- * The acmeIdentifier digest of a certificate {@link checkChallengeCertificate} accepted — so well-formed DER with
- * that extension present exactly once, an OCTET STRING of 32 bytes. Walks the TBSCertificate fields of RFC 5280
- * §4.1 up to the extensions with the strict reader, rather than loading a certificate library into the daemon.
- */
-function acmeIdentifierDigest(der: Uint8Array): Uint8Array {
-  const certificate = DerReader.over(der, new DerReader(der).read(TAG.SEQUENCE, 'certificate'));
-  const tbs = DerReader.over(der, certificate.read(TAG.SEQUENCE, 'tbs certificate'));
-  // version (a v3 certificate: it has extensions), serialNumber, signature, issuer, validity, subject, spki,
-  // then the optional issuerUniqueID [1] and subjectUniqueID [2] before extensions [3].
-  for (const field of [0xa0, TAG.INTEGER, TAG.SEQUENCE, TAG.SEQUENCE, TAG.SEQUENCE, TAG.SEQUENCE, TAG.SEQUENCE]) {
-    tbs.read(field, 'tbs certificate');
-  }
-  tbs.readOptional(0x81);
-  tbs.readOptional(0x82);
-  const wrapper = DerReader.over(der, tbs.read(0xa3, 'extensions'));
-  const list = DerReader.over(der, wrapper.read(TAG.SEQUENCE, 'extensions'));
-  for (;;) {
-    const extension = DerReader.over(der, list.read(TAG.SEQUENCE, 'extension'));
-    if (decodeOid(content(der, extension.read(TAG.OID, 'extension'))) !== ACME_IDENTIFIER_OID) continue;
-    extension.readOptional(TAG.BOOLEAN);
-    const value = content(der, extension.read(TAG.OCTET_STRING, 'extension'));
-    return content(value, new DerReader(value).read(TAG.OCTET_STRING, 'acmeIdentifier')).slice();
-  }
 }

@@ -8,12 +8,22 @@ import { AlpnResponderError } from '../errors.js';
 /** /proc/net/unix lists every Unix socket with its inode in the seventh column. */
 const PROC_NET_UNIX = '/proc/net/unix';
 
+/** The inodes of every Unix socket on the host, from /proc/net/unix (Linux); read once for all passed descriptors. */
+export function unixSocketInodes(table: string = readFileSync(PROC_NET_UNIX, 'latin1')): ReadonlySet<string> {
+  const inodes = new Set<string>();
+  for (const line of table.split('\n')) {
+    const inode = line.trim().split(/\s+/)[6];
+    if (inode !== undefined) inodes.add(inode);
+  }
+  return inodes;
+}
+
 /**
- * True when `fd` is a Unix-domain socket, by its inode in /proc/net/unix (Linux).
+ * True when `fd` is a Unix-domain socket: its inode is among `unixInodes` (see {@link unixSocketInodes}).
  *
  * @throws AlpnResponderError ERR_SYSTEMD_SOCKET when `fd` is not an open socket.
  */
-export function isUnixSocket(fd: number, table: string = readFileSync(PROC_NET_UNIX, 'latin1')): boolean {
+export function isUnixSocket(fd: number, unixInodes: ReadonlySet<string>): boolean {
   let info;
   try {
     info = fstatSync(fd);
@@ -21,9 +31,5 @@ export function isUnixSocket(fd: number, table: string = readFileSync(PROC_NET_U
     throw new AlpnResponderError('ERR_SYSTEMD_SOCKET', `fd ${fd} was passed but is not open (${(error as NodeJS.ErrnoException).code ?? String(error)}); check the .socket unit`, { cause: error });
   }
   if (!info.isSocket()) throw new AlpnResponderError('ERR_SYSTEMD_SOCKET', `fd ${fd} was passed but is not a socket; check the .socket unit`);
-  const inode = String(info.ino);
-  for (const line of table.split('\n')) {
-    if (line.trim().split(/\s+/)[6] === inode) return true;
-  }
-  return false;
+  return unixInodes.has(String(info.ino));
 }

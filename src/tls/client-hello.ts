@@ -10,7 +10,7 @@
  * It is eager: a buffer is `invalid` as soon as the bytes received so far can no longer start a valid ClientHello,
  * and never `invalid` while they still could.
  */
-import { hex, octet } from '../bytes.js';
+import { hex, latin1, octet } from '../bytes.js';
 import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 
 /** The routing facts of one ClientHello. */
@@ -101,11 +101,6 @@ class ExtensionLabel {
   toString(): string {
     return `extension ${named(this.type, EXTENSION_NAMES)}`;
   }
-}
-
-/** One character per byte (the bytes are at most 255: a host name or an ALPN protocol name). */
-function byteString(bytes: Uint8Array): string {
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
 /**
@@ -483,7 +478,7 @@ function readHostName(name: Cursor, facts: ExtensionFacts): Stop | undefined {
   for (const byte of bytes) {
     if (byte < 0x21 || byte > 0x7e) return invalid(`host_name contains byte ${hex(byte, 2)}, outside visible ASCII`);
   }
-  facts.serverName = byteString(bytes).toLowerCase();
+  facts.serverName = latin1(bytes).toLowerCase();
   return undefined;
 }
 
@@ -501,7 +496,7 @@ function parseAlpn(data: Cursor, facts: ExtensionFacts): Stop | undefined {
     if (name.size === 0) return invalid('empty ALPN protocol name');
     const bytes = name.slice(name.size, 'ALPN protocol name');
     if (isStop(bytes)) return bytes;
-    facts.alpn.push(byteString(bytes));
+    facts.alpn.push(latin1(bytes));
   }
   return undefined;
 }

@@ -11,6 +11,7 @@ import { parseBackends } from '../net/backends.js';
 import type { ConnectionHandlerOptions } from '../net/connection-handler.js';
 import type { ReadyChallenge } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
+import type { ListenTarget } from '../net/listeners.js';
 import type { RunAs } from '../privilege/run-as.js';
 import type { Challenge } from '../store/challenge-store.js';
 
@@ -46,7 +47,7 @@ export interface WireConnectionSettings {
 /** Everything a worker needs to start. */
 export interface WorkerSettings {
   /** Addresses to listen on, or descriptors passed by systemd (the primary holds them; cluster shares them). */
-  readonly listen: readonly ({ readonly host: string; readonly port: number } | { readonly fd: number })[];
+  readonly listen: readonly ListenTarget[];
   readonly connection: WireConnectionSettings;
   readonly watchDir: string | undefined;
   readonly maxChallenges: number;

@@ -134,8 +134,7 @@ export class WorkerPool implements CertificateSink {
     if (this.#state === 'running' && this.serving === 0) {
       return Promise.reject(new AlpnResponderError('ERR_WORKER', 'no worker process serves the TLS port right now (they are being replaced; see the log)'));
     }
-    const id = this.#nextId++;
-    return this.#request(id, { t: 'put', id, certificate: wire });
+    return this.#request({ t: 'put', id: this.#nextId++, certificate: wire });
   }
 
   delete(sni: string): void {
@@ -279,8 +278,9 @@ export class WorkerPool implements CertificateSink {
    * greeted gets the change in its `init`; one still starting applies it before it accepts its first connection, so
    * neither is waited for (its start has its own time limit).
    */
-  #request(id: number, message: ToWorker): Promise<void> {
-    for (const member of this.#members) if (member.greeted) send(member, message);
+  #request(message: Extract<ToWorker, { t: 'put' }>): Promise<void> {
+    const { id } = message;
+    this.#broadcast(message);
     const waiting = new Set([...this.#members].filter((member) => member.ready));
     if (waiting.size === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { isUnixSocket } from '../../src/systemd/socket-kind.js';
+import { isUnixSocket, unixSocketInodes } from '../../src/systemd/socket-kind.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 /** The descriptor behind a listening server (libuv exposes it on Linux). */
@@ -21,14 +21,15 @@ t.test('tells a Unix socket from a TCP one by its inode', async (t) => {
     unix.close();
     tcp.close();
   });
-  t.equal(isUnixSocket(fdOf(unix)), true, 'Unix');
-  t.equal(isUnixSocket(fdOf(tcp)), false, 'TCP');
-  t.equal(isUnixSocket(fdOf(unix), readFileSync('/proc/net/unix', 'latin1').split('\n')[0]!), false, 'an inode missing from the table is not Unix');
+  const inodes = unixSocketInodes();
+  t.equal(isUnixSocket(fdOf(unix), inodes), true, 'Unix');
+  t.equal(isUnixSocket(fdOf(tcp), inodes), false, 'TCP');
+  t.equal(isUnixSocket(fdOf(unix), unixSocketInodes(readFileSync('/proc/net/unix', 'latin1').split('\n')[0]!)), false, 'an inode missing from the table is not Unix');
 });
 
 t.test('a descriptor that is not an open socket is the socket unit\'s fault', async (t) => {
   const file = openSync(path.join(shortTempDir(t), 'f'), 'w');
   t.teardown(() => closeSync(file));
-  t.throws(() => isUnixSocket(file), { code: 'ERR_SYSTEMD_SOCKET', message: /not a socket/ });
-  t.throws(() => isUnixSocket(987654), { code: 'ERR_SYSTEMD_SOCKET', message: /not open \(EBADF\)/ });
+  t.throws(() => isUnixSocket(file, new Set()), { code: 'ERR_SYSTEMD_SOCKET', message: /not a socket/ });
+  t.throws(() => isUnixSocket(987654, new Set()), { code: 'ERR_SYSTEMD_SOCKET', message: /not open \(EBADF\)/ });
 });
