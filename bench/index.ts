@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parseIdentifier } from '../src/challenge/identifier.js';
 import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { sendCommands } from '../src/control/client.js';
-import { freePort } from '../test/helpers/daemon.js';
+import { freePort, waitUntil } from '../test/helpers/daemon.js';
 import type { NginxHttpsBackend } from '../test/helpers/nginx.js';
 import { Cleanup, cpuSeconds, fmt, handshake, loadAverage, machine, machineBusySeconds, percentile, processTree, ratio, rssBytes } from './common.js';
 import type { ClientReply, ClientRequest } from './handshake-client.js';
@@ -514,9 +514,9 @@ async function measureWorkers(clients: Client[], names: readonly string[], log: 
       const flags = kind === 'ours' ? ['--workers', String(WORKERS), ...HANDSHAKE_FLAGS] : ['-n', String(WORKERS)];
       const server = (await startServer(kind, { flags })).server;
       servers[kind] = server;
-      // Every worker up before the warm-up starts, then several rounds of checks, so that each worker is likely
-      // to have answered (and proven its certificate) once.
-      await sleep(500);
+      // Every worker up (the primary or master and WORKERS workers) before the warm-up starts, then several rounds
+      // of checks, so that each worker is likely to have answered (and proven its certificate) once.
+      await waitUntil('every worker up', () => (server.pids().length > WORKERS ? true : undefined), 15_000);
       for (const name of names) await server.deploy(name);
       await verifyServer(server, names[0] ?? '', 4 * WORKERS);
       await warmUp(clients, server, names, ['TLSv1.3']);
