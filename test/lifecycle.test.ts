@@ -2,45 +2,15 @@
  * The daemon's lifecycle as an operator drives it with signals: graceful shutdown that lets a connection in flight
  * finish, a shutdown timeout that drops one that never ends, and SIGHUP re-reading the config file.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { requirePeers, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
-import { alpnExtension, helloRecords, serverNameExtension } from './fixtures/client-hello/encoder.js';
+import { echoBackend, openPassthrough } from './helpers/echo-backend.js';
 import { shortTempDir } from './helpers/tmp.js';
 
 const skip = requirePeers(t, [], true);
-
-/** A raw backend that echoes, and counts its connections. */
-async function echoBackend(t: Test): Promise<{ port: number; accepted: () => number }> {
-  let accepted = 0;
-  const server = net.createServer((socket) => {
-    accepted++;
-    socket.on('error', () => undefined);
-    socket.pipe(socket);
-  });
-  const sockets = new Set<net.Socket>();
-  server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return { port: (server.address() as net.AddressInfo).port, accepted: () => accepted };
-}
-
-/** Opens a passthrough connection (a ClientHello without acme-tls/1) and waits for the echo of the hello. */
-async function openPassthrough(port: number): Promise<{ socket: net.Socket; received: () => Buffer }> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  let data = Buffer.alloc(0);
-  socket.on('data', (d: Buffer) => (data = Buffer.concat([data, d])));
-  const hello = helloRecords({ extensions: [serverNameExtension('www.example.test'), alpnExtension('h2')] });
-  socket.write(hello);
-  await waitUntil('hello echoed through the daemon', () => (data.length >= hello.length ? true : undefined), 5000);
-  return { socket, received: () => data };
-}
 
 const line = (daemon: Daemon, event: string) => daemon.logLines().find((l) => l.includes(` event=${event}`));
 

@@ -7,11 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import tls from 'node:tls';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
 import { CLI_PATH, GiveUp, cleanEnv, controlRequest, logField, requirePeers, run, spawnManaged, waitUntil } from './helpers/daemon.js';
+import { caVerdict } from './helpers/ca-check.js';
 import { shortTempDir } from './helpers/tmp.js';
+import { untilEveryWorker, workerPids } from './helpers/workers.js';
 
 const isRoot = process.getuid?.() === 0;
 const NAME = 'dropped.example.test';
@@ -57,14 +56,7 @@ t.test('--user nobody:nogroup: sockets opened as root, then served as nobody', i
 
   const port = Number(logField(lines().find((l) => / event=listening /.test(l)) ?? '', 'port'));
   t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
-  const der = await new Promise<Buffer>((resolve, reject) => {
-    const client = tls.connect({ host: '127.0.0.1', port, servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      resolve(client.getPeerCertificate().raw);
-      client.end();
-    });
-    client.on('error', reject);
-  });
-  t.same(await checkChallengeCertificate(new Uint8Array(der), parseIdentifier(NAME), digest), { ok: true }, 'deploy + handshake work as nobody');
+  t.same(await caVerdict({ host: '127.0.0.1', port }, NAME, digest), { ok: true }, 'deploy + handshake work as nobody');
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
   t.notOk(existsSync(control), 'nobody could still remove its control socket');
@@ -84,7 +76,7 @@ t.test('--user with --workers 2: each worker drops root, then listens on the soc
     return undefined;
   });
   const at = (event: string, worker?: string): number => lines().findIndex((l) => logField(l, 'event') === event && logField(l, 'worker') === worker);
-  const workers = new Map(lines().filter((l) => logField(l, 'event') === 'worker-ready').map((l) => [logField(l, 'worker')!, Number(logField(l, 'pid'))]));
+  const workers = workerPids(lines);
   t.same([...workers.keys()].sort(), ['1', '2'], 'two workers ready');
   for (const [worker, pid] of workers) {
     t.ok(at('privileges-dropped', worker) >= 0 && at('privileges-dropped', worker) < at('listening', worker), `worker ${worker} dropped root before it listened`);
@@ -97,26 +89,7 @@ t.test('--user with --workers 2: each worker drops root, then listens on the soc
 
   const port = Number(logField(lines().find((l) => / event=listening /.test(l)) ?? '', 'port'));
   t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
-  const handshake = (): Promise<Buffer | string> =>
-    new Promise((resolve) => {
-      const client = tls.connect({ host: '127.0.0.1', port, servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-        resolve(client.getPeerCertificate().raw);
-        client.end();
-      });
-      client.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    });
-  const servedBy = (): Set<string | undefined> =>
-    new Set(lines().filter((l) => logField(l, 'event') === 'connection' && logField(l, 'outcome') === 'served').map((l) => logField(l, 'worker')));
-  const failures: string[] = [];
-  let handshakes = 0;
-  while (handshakes < 400 && !(servedBy().has('1') && servedBy().has('2'))) {
-    for (const der of await Promise.all([handshake(), handshake(), handshake(), handshake()])) {
-      handshakes++;
-      const check = typeof der === 'string' ? der : await checkChallengeCertificate(new Uint8Array(der), parseIdentifier(NAME), digest);
-      if (typeof check === 'string' || !check.ok) failures.push(JSON.stringify(check));
-    }
-  }
-  await waitUntil('both workers to log a served handshake', () => (servedBy().has('1') && servedBy().has('2') ? true : undefined));
+  const { total: handshakes, failures } = await untilEveryWorker({ to: { host: '127.0.0.1', port }, lines }, NAME, ['1', '2'], { digest });
   t.same(failures, [], `all ${handshakes} handshakes, served by both workers as nobody, pass the CA's checks`);
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');

@@ -12,6 +12,7 @@ import { parseBackends } from '../../src/net/backends.js';
 import { ConnectionHandler, type ConnectionHandlerOptions } from '../../src/net/connection-handler.js';
 import { challengeContext, type ReadyChallenge } from '../../src/net/context-table.js';
 import { formatProxyHeaderV1 } from '../../src/net/proxy-header.js';
+import { waitUntil } from '../helpers/daemon.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'client-hello');
 /** A real hello offering h2 and http/1.1 (no acme-tls/1): passed through, or refused without a backend. */
@@ -70,11 +71,9 @@ async function harness(t: Test, overrides: Partial<ConnectionHandlerOptions> = {
     outcomes,
     /** Waits until `count` outcome lines were logged (or fails after 5 s). */
     async outcome(count = 1): Promise<Record<string, LogValue>> {
-      for (let waited = 0; outcomes().length < count; waited += 5) {
-        if (waited > 5000) throw new Error(`no outcome ${count} within 5 s: ${JSON.stringify(lines)}`);
-        await sleep(5);
-      }
-      return outcomes()[count - 1] as Record<string, LogValue>;
+      return waitUntil(`outcome ${count}`, () => outcomes()[count - 1], 5000, 5).catch((error: Error) => {
+        throw new Error(`no outcome ${count} within 5 s (${error.message}): ${JSON.stringify(lines)}`);
+      });
     },
     /** A raw TCP client (it closes once the server has), connected, errors ignored, destroyed on teardown. */
     async connect(): Promise<net.Socket> {
@@ -111,7 +110,7 @@ t.test('serves the challenge; the one outcome line says who, what, and how it en
   t.same(Object.keys(outcome), ['remote', 'sni', 'alpn', 'tls', 'outcome', 'ms'], 'fields in a stable order');
   t.same(h.handler.stats, { served: 1, passed: 0, rejected: 0 });
   t.equal(h.ready.served, 1);
-  await sleep(20);
+  await waitUntil('no connection open', () => (h.handler.active === 0 ? true : undefined), 5000, 5).catch(() => undefined);
   t.equal(h.handler.active, 0, 'the connection is gone once the client closed');
 });
 
@@ -163,7 +162,7 @@ t.test('at --max-connections the oldest connection still without a hello makes r
   const h = await harness(t, { limits: { maxConnections: 2, maxPerSource: 100 } });
   const oldest = await h.connect();
   await h.connect();
-  await sleep(20);
+  await waitUntil('both connections taken', () => (h.handler.active === 2 ? true : undefined), 5000, 5);
   t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'the CA gets in');
   await closed(oldest);
   t.match(await h.outcome(1), { outcome: 'rejected', reason: 'evicted' });
@@ -256,7 +255,7 @@ t.test('drain waits for open connections, up to its timeout; destroyAll closes t
   await h.handler.drain(1000);
   t.pass('nothing open: at once');
   const client = await h.connect();
-  await sleep(10);
+  await waitUntil('the connection taken', () => (h.handler.active === 1 ? true : undefined), 5000, 5);
   const started = Date.now();
   await h.handler.drain(50);
   t.ok(Date.now() - started >= 45, 'an idle connection holds drain until its timeout');

@@ -2,11 +2,17 @@ import t, { type Test } from 'tap';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Deadlines } from '../../src/net/deadlines.js';
+import { waitUntil } from '../helpers/daemon.js';
 
 /** The Deadlines timer is unref'd (open sockets keep a daemon alive, not it): keep the test process alive meanwhile. */
 function keepAlive(t: Test): void {
   const timer = setInterval(() => undefined, 1000);
   t.teardown(() => clearInterval(timer));
+}
+
+/** Waits (up to 1 s) until `done` holds; the assertions after it tell what expired. */
+async function expiries(done: () => boolean): Promise<void> {
+  await waitUntil('expiries', () => (done() ? true : undefined), 1000, 2).catch(() => undefined);
 }
 
 t.test('items expire after their own limit, oldest first, each reported once with its start', async (t) => {
@@ -18,7 +24,7 @@ t.test('items expire after their own limit, oldest first, each reported once wit
   const c = deadlines.add('c', 20);
   await sleep(40);
   t.same(expired.map(([item]) => item), ['c'], 'the shorter limit, added last, expires first');
-  await sleep(60);
+  await expiries(() => expired.length >= 3);
   t.same(expired.map(([item]) => item), ['c', 'a', 'b']);
   t.same(expired.map(([, started]) => started), [c, a, b]);
   for (const [item, started, at] of expired) t.ok(at - started >= (item === 'c' ? 20 : 60) - 1, `${item} not before its limit`);
@@ -45,10 +51,10 @@ t.test('after a quiet spell the timer is set again, and an item may be added fro
     if (item === 'first') deadlines.add('from-callback', 10);
   });
   deadlines.add('first', 10);
-  await sleep(40);
+  await expiries(() => expired.length >= 2);
   t.same(expired, ['first', 'from-callback']);
   deadlines.add('later', 10);
-  await sleep(30);
+  await expiries(() => expired.length >= 3);
   t.same(expired, ['first', 'from-callback', 'later']);
 });
 
@@ -58,7 +64,8 @@ t.test('a sooner deadline added after a later one still fires on time', async (t
   const deadlines = new Deadlines<string>((item) => expired.push(item));
   deadlines.add('slow', 10_000);
   deadlines.add('fast', 10);
-  await sleep(40);
+  // Long before the slow one's 10 s.
+  await expiries(() => expired.includes('fast'));
   t.same(expired, ['fast']);
   t.ok(deadlines.delete('slow') !== undefined, 'the later one still runs');
 });

@@ -6,11 +6,10 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import tls from 'node:tls';
-import { parseIdentifier } from '../../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../../src/challenge/verify.js';
+import { caVerdict, validateAsCa } from '../helpers/ca-check.js';
 import { CLI_PATH, cleanEnv, controlRequest, freePort, logField, requirePeers, spawnManaged, waitUntil, type ManagedProcess } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/tmp.js';
+import { untilEveryWorker } from '../helpers/workers.js';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -45,16 +44,6 @@ async function activate(t: Test, fdnames: readonly string[], serveArgs: readonly
   return { proc, control, port, dir, lines: () => proc.output().split('\n') };
 }
 
-function handshake(port: number): Promise<{ der?: Buffer; alpn?: string | false | null; error?: string }> {
-  return new Promise((resolve) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false }, () => {
-      resolve({ der: socket.getPeerCertificate().raw, alpn: socket.alpnProtocol });
-      socket.end();
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-  });
-}
-
 t.test('named descriptors: deploy over the passed control socket, validate over the passed listener', requirePeers(t, ['systemd-socket-activate'], true), async (t) => {
   const { proc, control, port, dir, lines } = await activate(t, ['--fdname=tls:control']);
   // The daemon is not running yet: this first connection makes systemd-socket-activate exec it, and waits in the
@@ -68,11 +57,12 @@ t.test('named descriptors: deploy over the passed control socket, validate over 
   t.notOk(existsSync(path.join(dir, 'own.sock')), '--control path not bound');
 
   t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
-  const served = await handshake(port);
-  t.equal(served.alpn, 'acme-tls/1');
-  t.same(await checkChallengeCertificate(new Uint8Array(served.der ?? []), parseIdentifier(NAME), digest), { ok: true }, 'the CA would accept the certificate');
+  const to = { host: '127.0.0.1', port };
+  const served = await validateAsCa(to, NAME, { digest });
+  t.equal(served.ok && served.alpn, 'acme-tls/1');
+  t.same(served.ok ? served.check : served.error, { ok: true }, 'the CA would accept the certificate');
   t.same(await controlRequest(control, `clean ${NAME}`), [`OK cleaned ${NAME}`]);
-  t.same(await handshake(port), { error: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' }, 'cleaned: no longer served');
+  t.same(await caVerdict(to, NAME, digest), 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'cleaned: no longer served');
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
   t.ok(existsSync(control), 'the control socket file is systemd\'s: left in place');
@@ -108,21 +98,11 @@ async function activatedWorkers(t: Test, fdnames: readonly string[]): Promise<vo
 
   t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
   // Which worker accepts is the kernel's choice: handshake until both have served (each must pass the CA's checks).
-  const servedBy = (): Set<string | undefined> =>
-    new Set(lines().filter((l) => / event=connection /.test(l) && / outcome=served( |$)/.test(l)).map((l) => logField(l, 'worker')));
-  const failures: string[] = [];
-  let handshakes = 0;
-  while (handshakes < 400 && !(servedBy().has('1') && servedBy().has('2'))) {
-    for (const served of await Promise.all([handshake(port), handshake(port), handshake(port), handshake(port)])) {
-      handshakes++;
-      const check = await checkChallengeCertificate(new Uint8Array(served.der ?? []), parseIdentifier(NAME), digest);
-      if (served.alpn !== 'acme-tls/1' || !check.ok) failures.push(`${served.error ?? served.alpn}: ${JSON.stringify(check)}`);
-    }
-  }
-  await waitUntil('both workers to log a served handshake', () => (servedBy().has('1') && servedBy().has('2') ? true : undefined));
+  const to = { host: '127.0.0.1', port };
+  const { total: handshakes, failures } = await untilEveryWorker({ to, lines }, NAME, ['1', '2'], { digest });
   t.same(failures, [], `all ${handshakes} handshakes passed the CA's checks, served by both workers`);
   t.same(await controlRequest(control, `clean ${NAME}`), [`OK cleaned ${NAME}`]);
-  await waitUntil('no longer served', async () => ((await handshake(port)).error === 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' ? true : undefined));
+  await waitUntil('no longer served', async () => ((await caVerdict(to, NAME, digest)) === 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME' ? true : undefined));
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
   t.comment(lines().filter((l) => / event=(listen-fds|listening|control-listening|worker-ready|ready) /.test(l)).join('\n'));

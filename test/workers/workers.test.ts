@@ -9,9 +9,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { dehydratedDigestOf, digestOf, validateAsCa } from '../helpers/ca-check.js';
 import { CLI_PATH, cleanEnv, logField, requirePeers, spawnManaged, startDaemon, waitUntil, type Daemon, type ManagedProcess } from '../helpers/daemon.js';
+import { echoBackend, openPassthrough, PASS_HELLO } from '../helpers/echo-backend.js';
 import { makeDehydratedPair, removePair, writePair } from '../helpers/dehydrated-alpn.js';
 import { shortTempDir } from '../helpers/tmp.js';
-import { alpnExtension, helloRecords, serverNameExtension } from '../fixtures/client-hello/encoder.js';
+import { events, outcomesByWorker, untilEveryWorker, workerPids, type EveryWorkerRun, type UntilEveryWorkerOptions } from '../helpers/workers.js';
 
 // Spread into each test: tap's --grep marks the options object it is given, which must not be shared.
 const skip = requirePeers(t, [], true);
@@ -26,27 +27,6 @@ async function startWorkers(t: Test, args: readonly string[] = [], dir = shortTe
 }
 
 const endpointOf = (daemon: Daemon) => ({ host: daemon.listeners[0]!.address, port: daemon.listeners[0]!.port });
-
-/** Log lines of one event, optionally only those after the first `since` lines. */
-function events(daemon: Daemon, event: string, since = 0): string[] {
-  return daemon.logLines().slice(since).filter((line) => logField(line, 'event') === event);
-}
-
-/** Worker id → pid, from the latest `event=worker-ready` line of each worker. */
-function workerPids(daemon: Daemon): Map<string, number> {
-  return new Map(events(daemon, 'worker-ready').map((line) => [logField(line, 'worker') ?? '', Number(logField(line, 'pid'))]));
-}
-
-/** How many connections for `sni` each worker logged with `outcome`, counting log lines after `since`. */
-function outcomesByWorker(daemon: Daemon, sni: string, outcome: string, since = 0): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const line of events(daemon, 'connection', since)) {
-    if (logField(line, 'sni') !== sni || logField(line, 'outcome') !== outcome) continue;
-    const worker = logField(line, 'worker') ?? 'none';
-    counts.set(worker, (counts.get(worker) ?? 0) + 1);
-  }
-  return counts;
-}
 
 /**
  * True while `pid` runs. A process that has exited but not been reaped (a zombie) counts as gone: a worker orphaned
@@ -99,57 +79,9 @@ async function inBatches<T>(count: number, parallel: number, task: (index: numbe
   return results;
 }
 
-/** Options of {@link validateUntilServedBy}. */
-interface ServeRun {
-  /** Make at least this many validations, even if every worker has served already. */
-  readonly min?: number;
-  /** Give up (and fail) after this many. */
-  readonly max?: number;
-  readonly parallel?: number;
-  /** Only log lines after this many count (e.g. after a worker was replaced). */
-  readonly since?: number;
-  /** The digest the CA expects; default digestOf(name). */
-  readonly digest?: Uint8Array;
-}
-
-/**
- * Validates `name` as the CA does, `parallel` at a time, until at least `min` validations were made and the log
- * shows `outcome=served` for it from every worker in `workers` (at most `max`). With SCHED_NONE the kernel decides
- * which worker accepts, and it may favour one for a while: hence "until", and a few handshakes in parallel.
- * Returns how many were made and the validations that did not pass (expected: none).
- */
-async function validateUntilServedBy(
-  daemon: Daemon,
-  name: string,
-  workers: readonly string[],
-  options: ServeRun = {},
-): Promise<{ total: number; failures: string[]; byWorker: Map<string, number> }> {
-  const { min = 0, max = 400, parallel = 4, since = 0, digest } = options;
-  const to = endpointOf(daemon);
-  const failures: string[] = [];
-  const servedLines = (): number => [...outcomesByWorker(daemon, name, 'served', since).values()].reduce((a, b) => a + b, 0);
-  const baseline = servedLines();
-  const everyWorkerServed = (): boolean => {
-    const byWorker = outcomesByWorker(daemon, name, 'served', since);
-    return workers.every((id) => (byWorker.get(id) ?? 0) > 0);
-  };
-  let total = 0;
-  while (total < max && (total < min || !everyWorkerServed())) {
-    const batch = Math.min(parallel, max - total);
-    const results = await Promise.all(Array.from({ length: batch }, () => validateAsCa(to, name, { digest })));
-    for (const result of results) {
-      total++;
-      if (!result.ok) failures.push(`#${total}: ${result.error}`);
-      else if (!result.check.ok) failures.push(`#${total}: ${JSON.stringify(result.check)}`);
-    }
-  }
-  // The worker logs a handshake just after the client saw it complete: wait for every line of this run.
-  const logged = (): boolean => everyWorkerServed() && servedLines() >= baseline + total - failures.length;
-  await waitUntil(`${name} served by workers ${workers.join(', ')} within ${max} handshakes`, () => (logged() ? true : undefined), 5_000).catch(
-    (error: Error) => failures.push(`${error.message}; served: ${JSON.stringify([...outcomesByWorker(daemon, name, 'served', since)])}`),
-  );
-  return { total, failures, byWorker: outcomesByWorker(daemon, name, 'served', since) };
-}
+/** Validates `name` as the CA does until every worker in `workers` has logged `outcome=served` for it. */
+const validateUntilServedBy = (daemon: Daemon, name: string, workers: readonly string[], options: UntilEveryWorkerOptions = {}) =>
+  untilEveryWorker({ to: endpointOf(daemon), lines: () => daemon.logLines() }, name, workers, options);
 
 /** `status` fields as numbers (`served=3` → served: 3), strings where they are not numbers. */
 async function status(daemon: Daemon): Promise<Record<string, string>> {
@@ -283,16 +215,7 @@ t.test('clean: soon no worker serves the name', { ...skip }, async (t) => {
   // From now on every validation is refused, by whichever worker accepts it: at least 20, and until both workers
   // have refused one since.
   const settledAt = daemon.logLines().length;
-  const served: string[] = [];
-  let attempts = 0;
-  const refusedByBoth = (): boolean => WORKER_IDS.every((id) => (outcomesByWorker(daemon, name, 'rejected', settledAt).get(id) ?? 0) > 0);
-  while (attempts < 400 && (attempts < 20 || !refusedByBoth())) {
-    for (const r of await Promise.all(Array.from({ length: 4 }, () => validateAsCa(to, name)))) {
-      attempts++;
-      if (r.ok || r.error !== 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME') served.push(r.ok ? 'served' : r.error);
-    }
-  }
-  await waitUntil('both workers to log a refusal', () => (refusedByBoth() ? true : undefined), 5_000);
+  const { total: attempts, failures: served } = await untilEveryWorker({ to, lines: () => daemon.logLines() }, name, WORKER_IDS, { outcome: 'rejected', min: 20, since: settledAt });
   t.same(served, [], `all ${attempts} later validations refused with unrecognized_name`);
   t.equal(outcomesByWorker(daemon, name, 'served', settledAt).size, 0, 'no worker logged outcome=served for it since');
   t.equal((await daemon.request('list')).at(-1), 'OK 0');
@@ -396,56 +319,25 @@ t.test('a worker that cannot listen fails the start: non-zero exit, ERR_LISTEN, 
   t.comment(proc.output().trim());
 });
 
-/** A raw TCP backend that echoes, counting its connections. */
-async function echoBackend(t: Test): Promise<{ port: number; accepted: () => number }> {
-  let accepted = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    accepted++;
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    socket.pipe(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return { port: (server.address() as net.AddressInfo).port, accepted: () => accepted };
-}
-
-const PASS_HELLO = Buffer.from(helloRecords({ extensions: [serverNameExtension('www.example.test'), alpnExtension('h2')] }));
-
-/** One connection that is not an ACME validation: resolves once the backend's echo of the ClientHello came back whole. */
+/** One connection that is not an ACME validation: true when the backend's echo of the ClientHello came back whole. */
 async function passthrough(port: number): Promise<boolean> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  let data = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => (data = Buffer.concat([data, chunk])));
-  socket.write(PASS_HELLO);
+  const { socket, received } = await openPassthrough(port);
   try {
-    await waitUntil('the hello echoed through the daemon', () => (data.length >= PASS_HELLO.length ? true : undefined), 5_000, 5);
-    return data.equals(PASS_HELLO);
+    return received().equals(PASS_HELLO);
   } finally {
     socket.destroy();
   }
 }
 
 /** Passthrough connections until every worker in `workers` has logged one passed to `backend`. */
-async function passUntilEveryWorker(daemon: Daemon, backend: string, workers: readonly string[], since: number): Promise<{ total: number; intact: number }> {
-  const passedBy = (): Set<string | undefined> =>
-    new Set(events(daemon, 'connection', since).filter((l) => logField(l, 'outcome') === 'passed' && logField(l, 'backend') === backend).map((l) => logField(l, 'worker')));
-  let total = 0;
-  let intact = 0;
-  while (total < 400 && !workers.every((id) => passedBy().has(id))) {
-    for (const ok of await Promise.all(Array.from({ length: 4 }, () => passthrough(endpointOf(daemon).port)))) {
-      total++;
-      if (ok) intact++;
-    }
-  }
-  await waitUntil(`passed to ${backend} by workers ${workers.join(', ')}`, () => (workers.every((id) => passedBy().has(id)) ? true : undefined), 5_000);
-  return { total, intact };
+function passUntilEveryWorker(daemon: Daemon, backend: string, workers: readonly string[], since: number): Promise<EveryWorkerRun> {
+  const to = endpointOf(daemon);
+  return untilEveryWorker({ to, lines: () => daemon.logLines() }, undefined, workers, {
+    outcome: 'passed',
+    since,
+    where: (line) => logField(line, 'backend') === backend,
+    attempt: async () => ((await passthrough(to.port)) ? undefined : 'the echo came back altered'),
+  });
 }
 
 t.test('passthrough through the workers, and SIGHUP sends reloaded backends to every worker', { ...skip }, async (t) => {
@@ -457,7 +349,7 @@ t.test('passthrough through the workers, and SIGHUP sends reloaded backends to e
   const daemon = await startWorkers(t, ['--config', config], dir);
 
   const before = await passUntilEveryWorker(daemon, `127.0.0.1:${first.port}`, WORKER_IDS, 0);
-  t.equal(before.intact, before.total, `all ${before.total} passthrough connections reached the backend and came back byte for byte`);
+  t.same(before.failures, [], `all ${before.total} passthrough connections reached the backend and came back byte for byte`);
   t.equal(first.accepted(), before.total, 'the backend accepted each of them');
   const counted = await waitUntil('status to count the passthroughs', async () => {
     const s = await status(daemon);
@@ -473,7 +365,7 @@ t.test('passthrough through the workers, and SIGHUP sends reloaded backends to e
   const after = await passUntilEveryWorker(daemon, `127.0.0.1:${second.port}`, WORKER_IDS, reloadAt).catch((e: Error) => {
     throw new Error(`${e.message}\n${daemon.logLines().slice(reloadAt - 3).join('\n')}`);
   });
-  t.equal(after.intact, after.total, 'after the reload every connection still came back whole');
+  t.same(after.failures, [], 'after the reload every connection still came back whole');
   t.ok(second.accepted() > 0, `both workers now pass to the reloaded backend (${second.accepted()} of ${after.total} connections)`);
   t.same(events(daemon, 'worker-exit'), [], 'no worker restarted for it');
 });
