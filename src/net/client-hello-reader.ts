@@ -30,7 +30,8 @@ export interface HelloSettings {
 /** What a {@link HelloReader} reports to its owner. */
 export interface HelloReaderEvents<S extends HelloSettings> {
   /**
-   * Reading `socket` is over: it stopped listening to the socket and paused it. `started` is the
+   * Reading `socket` is over: it stopped listening to the socket and paused it. A paused socket still emits 'end'
+   * when its FIN arrives with nothing left to read: whoever takes it over must listen for it at once. `started` is the
    * `performance.now()` at which reading began, `settings` what {@link HelloReader.read} was given.
    */
   readonly outcome: (socket: net.Socket, outcome: HelloOutcome, started: number, settings: S) => void;

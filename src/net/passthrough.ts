@@ -46,7 +46,12 @@ function relay(from: net.Socket, to: net.Socket): void {
  * Passes a client connection to a backend untouched: the bytes already read (the ClientHello) first, then both
  * directions relayed with backpressure. Each direction half-closes on its own (a FIN from one side ends only the
  * other side's writing); an error or reset on either side, or the idle timeout, tears down both.
- * The client socket must come from a server with `allowHalfOpen: true`.
+ * The client socket must come from a server with `allowHalfOpen: true`, and be paused.
+ *
+ * The client is listened to from the start, not from when the backend has connected: a paused socket still reports
+ * its FIN ('end') once nothing is left to read, and a client that sent its hello, its request and its FIN at once
+ * (the reader took the request along with the hello) has nothing left to read. Writes and the FIN to a backend still
+ * connecting are queued by the socket and go out in order once it connects; the client is read only from then on.
  */
 export function passThrough(client: net.Socket, buffered: Buffer, options: PassthroughOptions): Promise<PassthroughOutcome> {
   return new Promise((resolve) => {
@@ -67,11 +72,16 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
       resolve({
         ok: reason === undefined,
         reason,
-        bytesUp: backend.bytesWritten,
+        // A socket counts what it queued: nothing went up to a backend that never connected.
+        bytesUp: connected ? backend.bytesWritten : 0,
         bytesDown: client.bytesWritten,
       });
     };
     connecting.add(backend, options.connectTimeoutMs);
+    if (options.preamble) backend.write(options.preamble);
+    backend.write(buffered);
+    relay(client, backend);
+    relay(backend, client);
     client.on('error', (error: NodeJS.ErrnoException) => teardown(`client-${error.code ?? 'error'}`));
     backend.on('error', (error: NodeJS.ErrnoException) => {
       if (error === CONNECT_TIMEOUT) teardown('backend-connect-timeout');
@@ -84,10 +94,6 @@ export function passThrough(client: net.Socket, buffered: Buffer, options: Passt
       connecting.delete(backend);
       // Every byte relayed is read from or written to the client, so its timer alone sees traffic either way.
       client.setTimeout(options.idleTimeoutMs, () => teardown('idle-timeout'));
-      if (options.preamble) backend.write(options.preamble);
-      backend.write(buffered);
-      relay(client, backend);
-      relay(backend, client);
       client.resume();
     });
   });

@@ -13,6 +13,7 @@ import { ConnectionHandler, type ConnectionHandlerOptions } from '../../src/net/
 import { challengeContext, type ReadyChallenge } from '../../src/net/context-table.js';
 import { formatProxyHeaderV1 } from '../../src/net/proxy-header.js';
 import { waitUntil } from '../helpers/daemon.js';
+import { heldBackend } from '../helpers/held-backend.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'client-hello');
 /** A real hello offering h2 and http/1.1 (no acme-tls/1): passed through, or refused without a backend. */
@@ -52,7 +53,12 @@ async function harness(t: Test, overrides: Partial<ConnectionHandlerOptions> = {
     ...overrides,
   };
   const handler = new ConnectionHandler(options);
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => handler.handle(socket));
+  /** The daemon's side of every connection, to watch what it has received. */
+  const accepted: net.Socket[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    accepted.push(socket);
+    handler.handle(socket);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const clients: net.Socket[] = [];
   t.teardown(async () => {
@@ -69,6 +75,7 @@ async function harness(t: Test, overrides: Partial<ConnectionHandlerOptions> = {
     port,
     lines,
     outcomes,
+    accepted,
     /** Waits until `count` outcome lines were logged (or fails after 5 s). */
     async outcome(count = 1): Promise<Record<string, LogValue>> {
       return waitUntil(`outcome ${count}`, () => outcomes()[count - 1], 5000, 5).catch((error: Error) => {
@@ -223,6 +230,25 @@ t.test('passes other TLS to the backend, PROXY header first, and logs what it ca
   t.same(sent.subarray(sent.indexOf('\r\n') + 2), CURL_HELLO);
   t.match(await h.outcome(), { sni: 'curl.example.com', alpn: 'h2,http/1.1', backend: `127.0.0.1:${backendPort}`, up: sent.length, down: 6, outcome: 'passed' });
   t.equal(h.handler.stats.passed, 1);
+});
+
+t.test('a request and FIN sent with the hello, before the backend has accepted, all reach the backend in order', async (t) => {
+  const backend = await heldBackend(t);
+  const h = await harness(t, { backends: parseBackends([`127.0.0.1:${backend.port}`]), backendConnectTimeoutMs: 60_000 });
+  const client = net.connect({ port: h.port, host: '127.0.0.1', allowHalfOpen: true });
+  client.on('error', ignore);
+  t.teardown(() => client.destroy());
+  const request = Buffer.from('GET / HTTP/1.0\r\n\r\n');
+  // All at once, as a client that has nothing more to say does: hello, request, shutdown(SHUT_WR).
+  client.end(Buffer.concat([CURL_HELLO, request]));
+  let answer = '';
+  client.on('data', (data: Buffer) => void (answer += data.toString()));
+  // The FIN has reached the daemon while its backend connect is still held: only then may the backend accept.
+  await waitUntil('the daemon to read the FIN', () => (h.accepted[0]?.readableEnded === true ? true : undefined), 10_000, 5);
+  backend.release();
+  await closed(client);
+  t.equal(answer, `eof after ${CURL_HELLO.length + request.length} bytes`, 'the backend saw every byte, then EOF, and its answer came back');
+  t.match(await h.outcome(), { outcome: 'passed', up: CURL_HELLO.length + request.length, reason: undefined });
 });
 
 t.test('a client that stalls in the handshake is closed at --handshake-timeout', async (t) => {

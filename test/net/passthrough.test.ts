@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { passThrough, type PassthroughOutcome } from '../../src/net/passthrough.js';
+import { heldBackend } from '../helpers/held-backend.js';
 
 const ignore = (): void => undefined;
 
@@ -116,20 +116,8 @@ t.test('silence in both directions hits the idle timeout', async (t) => {
 });
 
 t.test('a backend that never accepts hits the connect timeout', async (t) => {
-  // A listener in another process whose event loop is blocked: after its queue of one, the kernel drops SYNs.
-  const blocked = spawn(process.execPath, [
-    '-e',
-    `const s = require('net').createServer().listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
-      console.log(s.address().port);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30000);
-    });`,
-  ]);
-  t.teardown(() => blocked.kill('SIGKILL'));
-  const blockedPort = Number(await new Promise<string>((resolve) => blocked.stdout.once('data', (data: Buffer) => resolve(data.toString()))));
-  const fillers = [0, 1, 2].map(() => net.connect(blockedPort, '127.0.0.1').on('error', ignore));
-  t.teardown(() => fillers.forEach((filler) => filler.destroy()));
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const { port, outcomes } = await front(t, blockedPort, Buffer.from('x'), { connectTimeoutMs: 200 });
+  const held = await heldBackend(t);
+  const { port, outcomes } = await front(t, held.port, Buffer.from('x'), { connectTimeoutMs: 200 });
   const client = net.connect(port, '127.0.0.1');
   client.on('error', ignore);
   client.resume();
