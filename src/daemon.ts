@@ -53,6 +53,10 @@ export interface DaemonOptions {
   readonly maxConnections: number;
   /** `--max-connections-per-source`: concurrent connections per client IPv4 address or IPv6 /64. */
   readonly maxConnectionsPerSource: number;
+  /** `--handshake-rate`: challenge handshakes per second per source (token bucket refill), in each serving process. */
+  readonly handshakeRate: number;
+  /** `--handshake-burst`: challenge handshakes one source may start at once (token bucket size). */
+  readonly handshakeBurst: number;
   /** `--max-control-connections`: concurrent control-socket clients. */
   readonly maxControlConnections: number;
   /** `--control-rate`: commands per second per control connection; faster ones are delayed. */
@@ -94,6 +98,9 @@ function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings 
     idleTimeoutMs: options.idleTimeoutMs,
     maxConnections: Math.ceil(options.maxConnections / options.workers),
     maxConnectionsPerSource: options.maxConnectionsPerSource,
+    // Not divided: each worker's CPU gets the same protection, and the kernel does not spread one source evenly.
+    handshakeRate: options.handshakeRate,
+    handshakeBurst: options.handshakeBurst,
   };
 }
 

@@ -14,6 +14,8 @@ import {
   DEFAULT_CONTROL_COMMANDS_PER_SECOND,
   DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  DEFAULT_HANDSHAKE_RATE,
+  DEFAULT_HANDSHAKE_BURST,
   DEFAULT_MAX_CONTROL_CONNECTIONS,
   MAX_CONTROL_LINE,
   HANDSHAKE_TIMEOUT_MS,
@@ -117,6 +119,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
           .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
           .option('max-connections', { type: 'number', default: Number(envOr('max-connections', DEFAULT_MAX_CONNECTIONS)), describe: 'most TLS-port connections at once; at the cap the oldest still without a ClientHello are closed' })
           .option('max-connections-per-source', { type: 'number', default: Number(envOr('max-connections-per-source', DEFAULT_MAX_CONNECTIONS_PER_SOURCE)), describe: 'most TLS-port connections at once per client IPv4 address or IPv6 /64' })
+          .option('handshake-rate', { type: 'number', default: Number(envOr('handshake-rate', DEFAULT_HANDSHAKE_RATE)), describe: 'challenge handshakes per second per client IPv4 address or IPv6 /64 (token bucket refill); over it a hello gets an internal_error alert' })
+          .option('handshake-burst', { type: 'number', default: Number(envOr('handshake-burst', DEFAULT_HANDSHAKE_BURST)), describe: 'challenge handshakes one client IPv4 address or IPv6 /64 may start at once (token bucket size)' })
           .option('max-control-connections', { type: 'number', default: Number(envOr('max-control-connections', DEFAULT_MAX_CONTROL_CONNECTIONS)), describe: 'most control-socket clients at once' })
           .option('control-rate', { type: 'number', default: Number(envOr('control-rate', DEFAULT_CONTROL_COMMANDS_PER_SECOND)), describe: 'control commands per second per connection; faster ones are delayed' })
           .option('max-control-line', { type: 'number', default: Number(envOr('max-control-line', MAX_CONTROL_LINE)), describe: 'longest control command line, bytes; a longer one is refused and its connection closed' })

@@ -29,6 +29,8 @@ export interface ServeArgs {
   readonly idleTimeout: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerSource: number;
+  readonly handshakeRate: number;
+  readonly handshakeBurst: number;
   readonly maxControlConnections: number;
   readonly controlRate: number;
   readonly maxControlLine: number;
@@ -98,6 +100,8 @@ export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
     idleTimeoutMs: args.idleTimeout * 1000,
     maxConnections: parseLimit('max-connections', args.maxConnections),
     maxConnectionsPerSource: parseLimit('max-connections-per-source', args.maxConnectionsPerSource),
+    handshakeRate: parseLimit('handshake-rate', args.handshakeRate),
+    handshakeBurst: parseLimit('handshake-burst', args.handshakeBurst),
     maxControlConnections: parseLimit('max-control-connections', args.maxControlConnections),
     controlCommandsPerSecond: parseLimit('control-rate', args.controlRate),
     maxControlLine: parseLimit('max-control-line', args.maxControlLine),

@@ -3,11 +3,12 @@ import { performance } from 'node:perf_hooks';
 import type { Logger, LogValue } from '../log.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { ReadyChallenge } from './context-table.js';
-import { encodeFatalAlert } from '../tls/alert.js';
+import { ALERT, encodeFatalAlert } from '../tls/alert.js';
 import type { BackendTable } from './backends.js';
 import { HelloReader, type HelloLimits, type HelloOutcome, type HelloSettings } from './client-hello-reader.js';
 import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './connection-limiter.js';
 import { Deadlines } from './deadlines.js';
+import { HandshakeRate, type HandshakeRateLimits } from './handshake-rate.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { passThrough } from './passthrough.js';
 import {
@@ -32,6 +33,8 @@ export interface ConnectionHandlerOptions {
   readonly hello: HelloLimits;
   /** Caps on concurrent connections, in total and per source. */
   readonly limits: ConnectionLimits;
+  /** Challenge handshakes per source: `--handshake-rate`, `--handshake-burst`. */
+  readonly handshakeRate: HandshakeRateLimits;
   readonly handshakeTimeoutMs: number;
   /** Every connection must start with a PROXY v1/v2 header (the daemon sits behind a front proxy). */
   readonly acceptProxyProtocol: boolean;
@@ -107,7 +110,9 @@ export class ConnectionHandler {
   /** Connections this handler closed itself before their hello, and why (for their outcome line). */
   readonly #dropped = new WeakMap<net.Socket, string>();
   /** One rate-limited log line per limit and action: under a flood they fire for every connection. */
-  readonly #limitLogs: Record<'evicted' | LimitReason, RateLimitedLog>;
+  readonly #limitLogs: Record<'evicted' | 'handshake-rate' | LimitReason, RateLimitedLog>;
+  /** Challenge handshakes each source may still start. */
+  readonly #handshakes: HandshakeRate;
   /**
    * Reads every connection's hello. Until a hello arrives a connection costs its socket and a few map entries: no
    * closure, timer or promise of its own (thousands of idle connections are an attack this daemon must absorb).
@@ -119,8 +124,10 @@ export class ConnectionHandler {
   constructor(options: ConnectionHandlerOptions) {
     this.#config = configFor(options);
     this.#limiter = new ConnectionLimiter(options.limits);
+    this.#handshakes = new HandshakeRate(options.handshakeRate);
     this.#limitLogs = {
       evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
+      'handshake-rate': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'max-connections': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'max-connections-per-source': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
     };
@@ -173,11 +180,7 @@ export class ConnectionHandler {
       socket.destroy();
       return;
     }
-    for (const victim of admission.evicted) {
-      this.#dropped.set(victim, 'evicted');
-      this.#limitLogs.evicted.hit({ limit: 'max-connections', action: 'evicted', remote: victim.remoteAddress, open: this.#limiter.size });
-      victim.destroy();
-    }
+    this.#evict(admission.evicted);
     this.#sockets.add(socket);
     socket.on('close', this.#onClose);
     this.#reader.read(socket, config);
@@ -187,6 +190,16 @@ export class ConnectionHandler {
   reconfigure(options: ConnectionHandlerOptions): void {
     this.#config = configFor(options);
     this.#limiter.reconfigure(options.limits);
+    this.#handshakes.reconfigure(options.handshakeRate);
+  }
+
+  /** Closes connections the limiter evicted to make room. */
+  #evict(victims: readonly net.Socket[]): void {
+    for (const victim of victims) {
+      this.#dropped.set(victim, 'evicted');
+      this.#limitLogs.evicted.hit({ limit: 'max-connections', action: 'evicted', remote: victim.remoteAddress, open: this.#limiter.size });
+      victim.destroy();
+    }
   }
 
   /** Resolves once no connection is open, or after `timeoutMs`, whichever comes first. */
@@ -228,7 +241,6 @@ export class ConnectionHandler {
       done('rejected', { reason: this.#dropped.get(socket) ?? reason });
       return;
     }
-    this.#limiter.helloComplete(socket);
     const decision = route(read.hello, config.tables);
     switch (decision.kind) {
       case 'reject': {
@@ -238,6 +250,16 @@ export class ConnectionHandler {
         return;
       }
       case 'challenge': {
+        // Only challenge handshakes cost a key exchange and a signature; refusals and passthrough cost a parse.
+        const remote = read.proxy?.address?.sourceAddress ?? socket.remoteAddress ?? '?';
+        if (!this.#handshakes.allow(sourceKey(remote))) {
+          // Refused as cheaply as the hello allows, with no outcome line: a flood would write one per connection.
+          this.stats.rejected++;
+          refuse(socket, ALERT.internal_error);
+          this.#limitLogs['handshake-rate'].hit({ limit: 'handshake-rate', action: 'refused', remote, sni: read.hello.serverName });
+          return;
+        }
+        this.#evict(this.#limiter.challenge(socket));
         const outcome = await serveChallenge(socket, read.buffered, decision.target.context, options.handshakeTimeoutMs);
         if (outcome.ok) {
           this.stats.served++;
@@ -250,6 +272,13 @@ export class ConnectionHandler {
         return;
       }
       case 'passthrough': {
+        if (!this.#limiter.passThrough(socket)) {
+          // Over --max-connections, let in for a challenge handshake: not for a backend.
+          this.stats.rejected++;
+          refuse(socket, undefined);
+          this.#limitLogs['max-connections'].hit({ limit: 'max-connections', action: 'refused', remote: socket.remoteAddress ?? '?', open: this.#limiter.size });
+          return;
+        }
         this.stats.passed++;
         const version = options.backendProxyProtocol;
         const address = version && clientAddress(socket, read.proxy);
@@ -264,7 +293,7 @@ export class ConnectionHandler {
           backend: formatListenAddress(decision.backend),
           up: outcome.bytesUp,
           down: outcome.bytesDown,
-          reason: outcome.reason,
+          reason: this.#dropped.get(socket) ?? outcome.reason,
         });
       }
     }

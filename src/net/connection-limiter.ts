@@ -14,15 +14,28 @@ export type Admission<T> = { readonly ok: true; readonly evicted: readonly T[] }
 
 /** Admission below the cap (nearly always): one shared object, as it runs for every accepted connection. */
 const ADMITTED: Admission<never> = Object.freeze({ ok: true, evicted: Object.freeze([]) });
+const FULL: Admission<never> = Object.freeze({ ok: false, reason: 'max-connections' });
+const NONE: readonly never[] = Object.freeze([]);
 
 /**
- * Counts open connections, in total and per source, and decides who may stay when the caps are reached.
+ * Connections admitted over `--max-connections` when nobody can be evicted, so a CA can still be heard: one per 16
+ * of the cap (at least one). Their fate is decided at their hello (see {@link ConnectionLimiter.challenge}).
+ */
+function overflowOf(limits: ConnectionLimits): number {
+  return Math.ceil(limits.maxConnections / 16);
+}
+
+/**
+ * Counts open connections, in total and per source, and decides who may stay when the caps are reached. Handshakes
+ * for deployed names (the CA's) are preferred over everything else.
  *
  * At the total cap, a new connection is not simply refused: the oldest connections that have not yet sent a
- * complete ClientHello are evicted to make room. Idle and slow-sending connections cost an attacker nothing to
- * hold, while a CA sends its hello at once; so a slowloris flood can fill the table but never lock the CA out, and
- * a connection already past its hello (a handshake or passthrough in progress) is never dropped for a newcomer.
- * Only when every slot is past its hello is the newcomer refused.
+ * complete ClientHello, or were refused after it, are evicted to make room. Idle and slow-sending connections cost
+ * an attacker nothing to hold, while a CA sends its hello at once; so a slowloris flood can fill the table but never
+ * lock the CA out. When every slot is past its hello, a newcomer is still admitted, a little over the cap (see
+ * {@link overflowOf}), and judged by its hello: a challenge handshake stays, closing the oldest passed-through
+ * connection if there is one; a connection for a backend is refused while the table is over the cap. A challenge
+ * handshake in progress is never dropped for a newcomer (it is bounded by `--handshake-timeout`).
  *
  * Generic over the connection object so it stays free of sockets; release is idempotent, and evicted connections
  * are released here at once (their close events come later).
@@ -32,8 +45,10 @@ export class ConnectionLimiter<T> {
   /** Every open connection and the source it counts under (undefined: not known yet, see {@link reattribute}). */
   readonly #sources = new Map<T, string | undefined>();
   readonly #perSource = new Map<string, number>();
-  /** Connections without a complete hello yet, oldest first (a Set iterates in insertion order). */
+  /** Connections without a complete hello yet, or refused after it: evicted first, oldest first (insertion order). */
   readonly #waiting = new Set<T>();
+  /** Connections passed to a backend: evicted, oldest first, for a challenge handshake over the cap. */
+  readonly #passing = new Set<T>();
 
   constructor(limits: ConnectionLimits) {
     this.#limits = limits;
@@ -61,15 +76,50 @@ export class ConnectionLimiter<T> {
       this.#enter(connection, source);
       return ADMITTED;
     }
-    const evicted: T[] = [];
-    for (const oldest of this.#waiting) {
-      if (this.#sources.size - evicted.length < this.#limits.maxConnections) break;
-      evicted.push(oldest);
-    }
-    if (this.#sources.size - evicted.length >= this.#limits.maxConnections) return { ok: false, reason: 'max-connections' };
+    const evicted = this.#oldest(this.#waiting, this.#sources.size - this.#limits.maxConnections + 1);
+    if (this.#sources.size - evicted.length >= this.#limits.maxConnections + overflowOf(this.#limits)) return FULL;
     for (const victim of evicted) this.release(victim);
     this.#enter(connection, source);
-    return { ok: true, evicted };
+    return evicted.length === 0 ? ADMITTED : { ok: true, evicted };
+  }
+
+  /**
+   * The connection's hello was read and asks for a challenge handshake: it is no longer evicted as waiting, and never
+   * will be. Over the cap, the oldest passed-through connections are closed to get back under it: they are returned
+   * (released here; the caller closes them). A connection refused at its hello is not reported at all: it stays first
+   * in line for eviction until it is gone.
+   */
+  challenge(connection: T): readonly T[] {
+    if (!this.#waiting.delete(connection)) return NONE;
+    const evicted = this.#oldest(this.#passing, this.#sources.size - this.#limits.maxConnections);
+    for (const victim of evicted) this.release(victim);
+    return evicted;
+  }
+
+  /**
+   * The connection's hello was read and it goes to a backend: false (and the connection released) while the table is
+   * over the cap (it was let in for a challenge handshake, see the class comment); else it is evicted, after the
+   * connections still waiting, for challenge handshakes over the cap.
+   */
+  passThrough(connection: T): boolean {
+    if (!this.#waiting.delete(connection)) return true;
+    if (this.#sources.size > this.#limits.maxConnections) {
+      this.release(connection);
+      return false;
+    }
+    this.#passing.add(connection);
+    return true;
+  }
+
+  /** The first `count` of `from` (the oldest), or all of them. */
+  #oldest(from: ReadonlySet<T>, count: number): T[] {
+    const oldest: T[] = [];
+    if (count <= 0) return oldest;
+    for (const connection of from) {
+      oldest.push(connection);
+      if (oldest.length === count) break;
+    }
+    return oldest;
   }
 
   /** Counts a new connection, as waiting for its hello. */
@@ -95,14 +145,10 @@ export class ConnectionLimiter<T> {
     return true;
   }
 
-  /** The connection has sent a complete ClientHello: it is no longer evictable. */
-  helloComplete(connection: T): void {
-    this.#waiting.delete(connection);
-  }
-
   /** The connection is gone (or evicted); idempotent. */
   release(connection: T): void {
     this.#waiting.delete(connection);
+    this.#passing.delete(connection);
     if (this.#sources.has(connection)) this.#uncount(connection, this.#sources.get(connection));
   }
 

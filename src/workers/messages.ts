@@ -42,6 +42,9 @@ export interface WireConnectionSettings {
   /** Per worker: the primary divides `--max-connections` among its workers. */
   readonly maxConnections: number;
   readonly maxConnectionsPerSource: number;
+  /** In each worker, not divided: a source may start up to N times this across N workers. */
+  readonly handshakeRate: number;
+  readonly handshakeBurst: number;
 }
 
 /** Everything a worker needs to start. */
@@ -95,6 +98,7 @@ export function connectionHandlerOptions(
     backends: parseBackends(settings.backends),
     hello: { maxBytes: settings.maxHelloBytes, timeoutMs: settings.helloTimeoutMs },
     limits: { maxConnections: settings.maxConnections, maxPerSource: settings.maxConnectionsPerSource },
+    handshakeRate: { perSecond: settings.handshakeRate, burst: settings.handshakeBurst },
     handshakeTimeoutMs: settings.handshakeTimeoutMs,
     acceptProxyProtocol: settings.acceptProxyProtocol,
     backendProxyProtocol: settings.backendProxyProtocol,

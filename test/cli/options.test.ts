@@ -19,6 +19,8 @@ const args: ServeArgs = {
   idleTimeout: 60,
   maxConnections: 500,
   maxConnectionsPerSource: 20,
+  handshakeRate: 15,
+  handshakeBurst: 30,
   maxControlConnections: 8,
   controlRate: 50,
   maxControlLine: 2048,
@@ -34,6 +36,8 @@ t.test('limits must be whole numbers of at least 1', async (t) => {
   }
   await t.rejects(toDaemonOptions({ ...args, controlRate: 0 }), { code: 'ERR_BAD_LIMIT', message: /--control-rate/ });
   await t.rejects(toDaemonOptions({ ...args, maxControlLine: 0.5 }), { code: 'ERR_BAD_LIMIT', message: /--max-control-line/ });
+  await t.rejects(toDaemonOptions({ ...args, handshakeRate: 0 }), { code: 'ERR_BAD_LIMIT', message: /--handshake-rate/ });
+  await t.rejects(toDaemonOptions({ ...args, handshakeBurst: Number.NaN }), { code: 'ERR_BAD_LIMIT', message: /--handshake-burst/ });
 });
 
 t.test('--workers is a whole number from 1 to 64', async (t) => {
@@ -59,6 +63,8 @@ t.test('flags become daemon options', async (t) => {
   t.equal(options.shutdownTimeoutMs, 7000);
   t.equal(options.maxConnections, 500);
   t.equal(options.maxConnectionsPerSource, 20);
+  t.equal(options.handshakeRate, 15);
+  t.equal(options.handshakeBurst, 30);
   t.equal(options.maxControlConnections, 8);
   t.equal(options.controlCommandsPerSecond, 50);
   t.equal(options.maxControlLine, 2048);

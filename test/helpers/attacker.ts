@@ -10,10 +10,10 @@ import tls from 'node:tls';
 
 /** What to do to the daemon. */
 export interface AttackPlan {
-  readonly mode: 'idle' | 'slow' | 'flood';
+  readonly mode: 'idle' | 'slow' | 'flood' | 'churn';
   readonly host: string;
   readonly port: number;
-  /** idle/slow: connections to hold (reopened when the daemon closes one); flood: handshakes in flight. */
+  /** idle/slow: connections to hold (reopened when the daemon closes one); flood/churn: connections in flight. */
   readonly connections: number;
   readonly durationMs: number;
   /**
@@ -23,7 +23,10 @@ export interface AttackPlan {
   readonly rampMs?: number;
   /** slow: milliseconds between bytes of the ClientHello, each connection sending one byte per interval. */
   readonly intervalMs?: number;
-  /** slow: file with the ClientHello to trickle (it never completes within the attack). */
+  /**
+   * slow: file with the ClientHello to trickle (it never completes within the attack); churn: the captured hello
+   * replayed on every connection.
+   */
   readonly helloFile?: string;
   /** flood: the ALPN list and SNI offered. */
   readonly alpn?: readonly string[];
@@ -36,7 +39,7 @@ export interface AttackReport {
   readonly opened: number;
   /** Connections the daemon closed (idle/slow) or handshakes that failed (flood). */
   readonly closedByPeer: number;
-  /** flood: handshakes completed. */
+  /** flood: handshakes completed; churn: connections the daemon answered (a ServerHello, or an alert). */
   readonly handshakes: number;
   /** Connect errors (EMFILE, ECONNREFUSED, …) by code. */
   readonly errors: Readonly<Record<string, number>>;
@@ -109,9 +112,33 @@ function flood(): void {
   });
 }
 
+/**
+ * churn: replays a captured ClientHello and hangs up as soon as the daemon answers (by then it has done the key
+ * exchange and signed, or refused), `connections` in flight: the most key exchanges one source can demand.
+ */
+function churn(): void {
+  if (stopping) return;
+  const socket = net.connect({ host: plan.host, port: plan.port, noDelay: true });
+  opened++;
+  sockets.add(socket);
+  let answered = false;
+  socket.on('error', countError);
+  socket.once('connect', () => socket.write(hello));
+  socket.once('data', () => {
+    answered = true;
+    handshakes++;
+    socket.destroy();
+  });
+  socket.once('close', () => {
+    sockets.delete(socket);
+    if (!answered && !stopping) closedByPeer++;
+    setImmediate(churn);
+  });
+}
+
 let readyTimer: NodeJS.Timeout | undefined;
-if (plan.mode === 'flood') {
-  for (let i = 0; i < plan.connections; i++) flood();
+if (plan.mode === 'flood' || plan.mode === 'churn') {
+  for (let i = 0; i < plan.connections; i++) (plan.mode === 'flood' ? flood : churn)();
   process.stdout.write('ready\n');
 } else {
   const rampMs = plan.rampMs ?? 0;

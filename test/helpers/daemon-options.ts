@@ -27,6 +27,8 @@ export function testDaemonOptions(dir: string, overrides: Partial<DaemonOptions>
     idleTimeoutMs: 10_000,
     maxConnections: 4096,
     maxConnectionsPerSource: 4096,
+    handshakeRate: 20,
+    handshakeBurst: 200,
     maxControlConnections: 64,
     controlCommandsPerSecond: 1000,
     maxControlLine: 4096,

@@ -45,6 +45,7 @@ async function harness(t: Test, overrides: Partial<ConnectionHandlerOptions> = {
     log: { log: (level, event, fields = {}) => void lines.push({ level, event, fields: { ...fields } }) },
     hello: { maxBytes: 32 * 1024, timeoutMs: 5000 },
     limits: { maxConnections: 100, maxPerSource: 100 },
+    handshakeRate: { perSecond: 20, burst: 200 },
     handshakeTimeoutMs: 5000,
     acceptProxyProtocol: false,
     backendProxyProtocol: undefined,
@@ -204,6 +205,41 @@ t.test('behind a front proxy: the client is the one the PROXY header names, coun
   missing.write(ACME_HELLO);
   await closed(missing);
   t.match(await h.outcome(3), { remote: /^127\.0\.0\.1:\d+$/, reason: /^invalid-hello:proxy-header: / });
+});
+
+t.test('over --handshake-rate a source is refused with an alert before any key exchange; other sources are not', async (t) => {
+  const h = await harness(t, { handshakeRate: { perSecond: 1, burst: 2 } });
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3');
+  t.equal(await handshake(h.port), 'error ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR', 'the burst is spent');
+  t.match(h.lines.find((line) => line.event === 'connection-limit'), { level: 'warn', fields: { limit: 'handshake-rate', action: 'refused', remote: '127.0.0.1', sni: NAME } });
+  t.equal(h.outcomes().length, 2, 'no outcome line for a refusal: a flood would write one per connection');
+  t.equal(await handshake(h.port, 'unknown.example.test'), 'error ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'refusals cost no key exchange and take no token');
+  const other = net.connect({ port: h.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+  other.on('error', ignore);
+  t.teardown(() => other.destroy());
+  t.equal(await handshake(h.port, NAME, other), 'acme-tls/1 TLSv1.3', 'another source has its own bucket');
+  await h.outcome(4);
+  t.same(h.handler.stats, { served: 3, passed: 0, rejected: 2 });
+});
+
+t.test('at --max-connections a challenge handshake closes the oldest passed-through connection; passthrough gets no such room', async (t) => {
+  const backend = net.createServer((socket) => socket.on('error', ignore));
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => backend.close());
+  const h = await harness(t, { limits: { maxConnections: 1, maxPerSource: 100 }, backends: parseBackends([`127.0.0.1:${(backend.address() as net.AddressInfo).port}`]) });
+  const web = await h.connect();
+  web.write(CURL_HELLO);
+  await waitUntil('the connection passed through', () => (h.handler.stats.passed === 1 ? true : undefined), 5000, 5);
+  const late = await h.connect();
+  late.write(CURL_HELLO);
+  await closed(late);
+  t.equal(h.handler.stats.passed, 1, 'a second connection for the backend is refused at the cap');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'the CA gets in');
+  await closed(web);
+  const passed = await waitUntil('the passthrough outcome', () => h.outcomes().find((line) => line.outcome === 'passed'), 5000, 5);
+  t.match(passed, { reason: 'evicted' });
+  t.ok(h.lines.some((line) => line.event === 'connection-limit' && line.fields.action === 'evicted'));
 });
 
 t.test('passes other TLS to the backend, PROXY header first, and logs what it carried', async (t) => {

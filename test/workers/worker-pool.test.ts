@@ -33,6 +33,8 @@ function settings(listen: WorkerSettings['listen']): WorkerSettings {
       idleTimeoutMs: 10_000,
       maxConnections: 100,
       maxConnectionsPerSource: 100,
+      handshakeRate: 20,
+      handshakeBurst: 200,
     },
     watchDir: undefined,
     maxChallenges: 100,
