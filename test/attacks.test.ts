@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { parseIdentifier } from '../src/challenge/identifier.js';
 import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE } from '../src/constants.js';
 import type { AttackPlan, AttackReport } from './helpers/attacker.js';
 import { alpnExtension, helloRecords, serverNameExtension, supportedVersionsExtension } from './fixtures/client-hello/encoder.js';
 import { freePort, logField, REPO_ROOT, requirePeers, spawnManaged, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
@@ -177,6 +178,31 @@ t.test('attacks on the TLS port', { ...requirePeers(t, [], true) }, async (t) =>
       await assertSurvived(t, daemon, label, result, report);
     });
   }
+
+  t.test('one source churning a captured acme-tls/1 hello is held to --handshake-rate; the CA from another address gets through', async (t) => {
+    // Default limits, as deployed: the attacker replays a real hello for a deployed name, 64 in flight.
+    const daemon = await daemonWith(t, []);
+    t.match((await daemon.request(`deploy node.example.com ${DIGEST.toString('hex')}`))[0], /^OK deployed/);
+    const plan: AttackPlan = {
+      mode: 'churn',
+      host: '127.0.0.1',
+      port: daemon.port,
+      connections: 64,
+      durationMs: ATTACK_MS,
+      helloFile: path.join(REPO_ROOT, 'test/fixtures/client-hello/node-acme.bin'),
+    };
+    const started = performance.now();
+    const { report, result } = await attack(t, plan, (running) => probeWhile(daemon.port, running));
+    const seconds = (performance.now() - started) / 1000;
+    // Each outcome line for the replayed name is a handshake the daemon began (a key exchange and a signature);
+    // connections refused over the rate get none.
+    const costly = daemon.logLines().filter((line) => / event=connection /.test(line) && logField(line, 'sni') === 'node.example.com').length;
+    const bound = DEFAULT_HANDSHAKE_BURST + Math.ceil(DEFAULT_HANDSHAKE_RATE * seconds);
+    t.ok(report.handshakes > bound, `the attacker was answered ${report.handshakes} times`);
+    t.ok(costly <= bound, `${costly} of them cost a key exchange: at most the burst and the rate over ${seconds.toFixed(1)} s (${bound})`);
+    t.ok(limitLines(daemon, 'refused').some((line) => logField(line, 'limit') === 'handshake-rate' && logField(line, 'remote') === '127.0.0.1'), 'the refusals are logged');
+    await assertSurvived(t, daemon, 'churn of captured acme-tls/1 hellos (64 in flight)', result, report);
+  });
 
   t.test('one source over --max-connections-per-source cannot crowd out another', async (t) => {
     const daemon = await daemonWith(t, ['--max-connections-per-source', '50']);
