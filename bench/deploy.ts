@@ -15,7 +15,7 @@ import { handshake, loadAverage, machine, percentile } from './common.js';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ar-bench-'));
 // Removed however the run ends, a daemon that never got ready included.
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir, args: ['--max-challenges', '2000'] });
+const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir, args: ['--max-challenges', '2000', '--handshake-rate', '1000000', '--handshake-burst', '1000000'] });
 const control = daemon.controlPath;
 const cleanup = (): Promise<unknown> => daemon.stop();
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
