@@ -103,6 +103,14 @@ const CAUSES: readonly { readonly test: RegExp; readonly hint: string }[] = [
       'through unchanged, or a daemon started with --accept-proxy-protocol that was reached without a PROXY header.',
   },
   {
+    // The alert the daemon refuses a handshake with over --handshake-rate (src/net/connection-handler.ts).
+    test: /tls: internal error/i,
+    hint:
+      'The daemon may have refused the handshake because the address it came from had used up its --handshake-burst ' +
+      '(refilled at --handshake-rate a second): its log then shows event=connection-limit limit=handshake-rate with ' +
+      "the CA's address. Raise both if a CA (or your own checks from one address) validates many names at once.",
+  },
+  {
     test: /handshake failure|tls:|Error getting validation data/i,
     hint:
       `The TLS handshake with the CA failed before any certificate check: another TLS server answered, or a proxy ` +

@@ -21,6 +21,7 @@ const CASES: readonly { text: string; hint: RegExp }[] = [
   { text: '192.0.2.1: remote error: tls: no application protocol', hint: /does not speak acme-tls\/1/ },
   { text: '192.0.2.1: remote error: tls: unrecognized name', hint: /no challenge for this name.*alpn-responder list/ },
   { text: '192.0.2.1: remote error: tls: handshake failure', hint: /TLS handshake with the CA failed/ },
+  { text: '192.0.2.1: remote error: tls: internal error', hint: /--handshake-rate.*limit=handshake-rate/ },
   { text: '192.0.2.1: Error getting validation data', hint: /TLS handshake with the CA failed/ },
   { text: 'DNS problem: NXDOMAIN looking up A for example.org - check that a DNS record exists for this domain', hint: /does not resolve to this host/ },
   { text: 'DNS problem: query timed out looking up AAAA for example.org', hint: /does not resolve to this host/, },
