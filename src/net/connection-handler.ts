@@ -99,7 +99,9 @@ function clientAddress(socket: net.Socket, proxy: ProxyHeader | undefined): Prox
 
 /**
  * Handles each accepted TCP connection: reads its ClientHello, routes it, and completes the challenge handshake,
- * passes it to a backend, or refuses it. Every connection ends in exactly one `connection` log event.
+ * passes it to a backend, or refuses it. Every connection ends in exactly one `connection` log event, except those
+ * refused by a limit (connection caps, `--handshake-rate`): under a flood that would be a line per connection, so the
+ * limit's own rate-limited line counts them.
  */
 export class ConnectionHandler {
   readonly stats: ConnectionStats = { served: 0, passed: 0, rejected: 0 };
@@ -107,7 +109,7 @@ export class ConnectionHandler {
   readonly #sockets = new Set<net.Socket>();
   readonly #whenEmpty: (() => void)[] = [];
   readonly #limiter: ConnectionLimiter<net.Socket>;
-  /** Connections this handler closed itself before their hello, and why (for their outcome line). */
+  /** Connections this handler closed itself (evicted, or over a cap), and why (for their outcome line). */
   readonly #dropped = new WeakMap<net.Socket, string>();
   /** One rate-limited log line per limit and action: under a flood they fire for every connection. */
   readonly #limitLogs: Record<'evicted' | 'handshake-rate' | LimitReason, RateLimitedLog>;
