@@ -8,6 +8,9 @@ import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.j
 import type { ListenAddress } from '../net/listen-address.js';
 import type { Check } from './checklist.js';
 
+/** What ss shows as the name of a Node.js process: `node`, or `MainThread` from Node 24 on (it names its main thread). */
+const NODE_PROCESS_NAMES = new Set(['node', 'MainThread']);
+
 /** One row of systeminformation's `networkConnections()`: its types say `pid: number`, but it gives null too. */
 export interface RawConnection {
   readonly protocol: string;
@@ -188,7 +191,7 @@ export function judgePort(facts: PortFacts): Check[] {
     const where = listAddresses(sockets);
     if (facts.selfTestPassed) {
       checks.push(check('pass', `${who} on ${where} passes acme-tls/1 on to the daemon (the self-test through it passed)`));
-    } else if (daemon === undefined && (first.pid === undefined || first.process === 'node')) {
+    } else if (daemon === undefined && (first.pid === undefined || NODE_PROCESS_NAMES.has(first.process ?? ''))) {
       checks.push(
         check(
           'warn',

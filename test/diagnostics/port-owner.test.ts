@@ -140,6 +140,12 @@ t.test('an unnamed node process while the control socket is down: cannot tell', 
   t.match(checks[0]?.title, /node \(pid 77\) listens on \[::\]; whether it is alpn-responder cannot be told/);
 });
 
+t.test('a Node 24 process (ss names it MainThread) while the control socket is down: cannot tell either', async (t) => {
+  const checks = judge({ rows: [row('tcp6', '::', '443', 78, 'MainThread')], daemon: undefined });
+  t.equal(checks[0]?.status, 'warn');
+  t.match(checks[0]?.title, /MainThread \(pid 78\) listens on \[::\]; whether it is alpn-responder cannot be told/);
+});
+
 t.test('a front proxy the self-test passed through is fine', async (t) => {
   const rows = [row('tcp', '0.0.0.0', '443', 50, 'haproxy'), row('tcp', '127.0.0.1', '10443', 812, 'node')];
   const checks = judge({ rows, daemon: daemonOn(['127.0.0.1', 10443]), selfTestPassed: true });

@@ -93,12 +93,23 @@ export async function validateAsCa(to: Endpoint, identifier: string, options: Ac
   if (options.maxVersion !== undefined) tlsOptions.maxVersion = options.maxVersion;
   const served = await handshake(to, tlsOptions, options.proxyHeader);
   if (!served.ok) return served;
-  const check = await checkChallengeCertificate(new Uint8Array(served.der), id, options.digest ?? digestOf(identifier));
+  return { ...served, check: await judgeAsCa(served, identifier, options.digest) };
+}
+
+/**
+ * The CA's verdict on a completed handshake, whoever made it (this process, or a client on another Node.js): the
+ * certificate must parse, then `acme-tls/1` must have been negotiated, then {@link checkChallengeCertificate}
+ * against the expected digest (default {@link digestOf} the identifier).
+ */
+export async function judgeAsCa(
+  served: { readonly der: Uint8Array; readonly alpn: string | false | null },
+  identifier: string,
+  digest: Uint8Array = digestOf(identifier),
+): Promise<CertificateCheck> {
+  const check = await checkChallengeCertificate(new Uint8Array(served.der), parseIdentifier(identifier), digest);
   const parsed = check.ok || check.stage !== 'tls';
-  if (parsed && served.alpn !== ACME_TLS_ALPN) {
-    return { ...served, check: { ok: false, stage: 'certificate', problem: CONNECTION_PROBLEMS.noAlpn } };
-  }
-  return { ...served, check };
+  if (parsed && served.alpn !== ACME_TLS_ALPN) return { ok: false, stage: 'certificate', problem: CONNECTION_PROBLEMS.noAlpn };
+  return check;
 }
 
 /** {@link validateAsCa} in one value: the CA's verdict on what was served, or the client's TLS error code. */

@@ -316,6 +316,8 @@ export interface DaemonOptions {
   args?: readonly string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** The Node.js binary that runs the daemon; default this test's own (`process.execPath`). */
+  node?: string;
 }
 
 /** The value of `key=` in a logfmt line of the daemon, unquoted. */
@@ -348,7 +350,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   args.push(...(options.args ?? []));
   // One process unless the test is about workers: its pid is then the whole daemon (RSS, signals, /proc).
   if (!args.includes('--workers')) args.push('--workers', '1');
-  const proc = spawnManaged('alpn-responder', process.execPath, args, { env: cleanEnv(options.env), cwd: dir });
+  const proc = spawnManaged('alpn-responder', options.node ?? process.execPath, args, { env: cleanEnv(options.env), cwd: dir });
   const lines = (): string[] => proc.output().split('\n').filter((l) => l !== '');
   try {
     await waitUntil(

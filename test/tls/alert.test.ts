@@ -4,10 +4,11 @@ import t, { type Test } from 'tap';
 import { ALERT, encodeFatalAlert } from '../../src/tls/alert.js';
 import { parseClientHello } from '../../src/tls/client-hello.js';
 import { requirePeers, run } from '../helpers/daemon.js';
+import { HANDSHAKE_FAILURE_CODE } from '../helpers/tls-codes.js';
 
 /** What Node (OpenSSL) calls each alert when a server sends it. */
 const NODE_CODES: Record<keyof typeof ALERT, string> = {
-  handshake_failure: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  handshake_failure: HANDSHAKE_FAILURE_CODE,
   internal_error: 'ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR',
   unrecognized_name: 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME',
   no_application_protocol: 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
