@@ -3,6 +3,7 @@
  * challenge travels as its identifier text, digest hex and expiry, with the certificate and key PEM the primary
  * built once for every worker.
  */
+import type { DaemonOptions } from '../config/serve-options.js';
 import { digestFromHex, digestToHex } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
@@ -28,21 +29,23 @@ export interface WireCertificate extends WireChallenge {
   readonly keyPem: string;
 }
 
-/** Settings of the TLS port that a reload (SIGHUP) may change. */
-export interface WireConnectionSettings {
-  /** `--backend` values, parsed again by each worker. */
-  readonly backends: readonly string[];
-  readonly backendProxyProtocol: 'v1' | 'v2' | undefined;
-  readonly acceptProxyProtocol: boolean;
-  readonly maxHelloBytes: number;
-  readonly helloTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly backendConnectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  /** Per worker: the primary divides `--max-connections` among its workers. */
-  readonly maxConnections: number;
-  readonly maxConnectionsPerSource: number;
-}
+/** The daemon options each process serving the TLS port needs (the ones a reload, SIGHUP, may change). */
+type ConnectionOption =
+  | 'backendProxyProtocol'
+  | 'acceptProxyProtocol'
+  | 'maxHelloBytes'
+  | 'helloTimeoutMs'
+  | 'handshakeTimeoutMs'
+  | 'backendConnectTimeoutMs'
+  | 'idleTimeoutMs'
+  | 'maxConnections'
+  | 'maxConnectionsPerSource';
+
+/**
+ * Settings of the TLS port, as sent to each worker: the daemon's options (see config/serve-options.ts), with both
+ * connection limits already divided among the workers and the `--backend` values, which each worker parses again.
+ */
+export type WireConnectionSettings = Pick<DaemonOptions, ConnectionOption> & { readonly backends: readonly string[] };
 
 /** Everything a worker needs to start. */
 export interface WorkerSettings {
