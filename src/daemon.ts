@@ -9,6 +9,7 @@ import v8 from 'node:v8';
 import { RESTART_ONLY, type DaemonOptions } from './config/serve-options.js';
 import { createCommandHandler, type Activity } from './control/handler.js';
 import { ControlServer, type ControlServerOptions } from './control/server.js';
+import { AlpnResponderError } from './errors.js';
 import { createStreamLogger, withFields, type Logger } from './log.js';
 import { ContextTable } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
@@ -314,7 +315,8 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
       try {
         if (reload) daemon.reconfigure(await reload());
       } catch (error) {
-        log.log('error', 'reload-failed', { error: error instanceof Error ? error.message : String(error) });
+        // Nothing of the new file applies: every running setting stays.
+        log.log('error', 'reload-failed', { code: error instanceof AlpnResponderError ? error.code : undefined, error: error instanceof Error ? error.message : String(error) });
       }
       await daemon.rescan();
     })();

@@ -34,7 +34,8 @@ export function serveYargsOptions(): Record<string, YargsOption> {
   for (const [name, spec] of optionRows()) {
     const shown = spec.shownDefault ?? (typeof spec.default === 'string' ? spec.default : undefined);
     options[name] = {
-      type: spec.arg === '' ? 'boolean' : 'string',
+      // A flag is left untyped: yargs' boolean type would turn `--accept-proxy-protocol=yes` into false unseen.
+      ...(spec.arg === '' ? {} : { type: 'string' as const }),
       ...(spec.list ? { array: true } : {}),
       describe: spec.help,
       ...(shown === undefined ? {} : { defaultDescription: shown }),
@@ -97,14 +98,22 @@ export async function readServeOptions(sources: OptionSources): Promise<DaemonOp
         : Promise.all([readAccountFile('/etc/passwd'), readAccountFile('/etc/group')]).then(([passwd, group]) => ({ passwd, group }))),
   };
   const values: Record<string, unknown> = {};
-  for (const [name, spec] of optionRows()) {
-    const source = sourceOf(name, sources);
+  const check = async (name: OptionName, source: Source | undefined): Promise<unknown> => {
     try {
-      values[spec.key] = await spec.kind.parse(source?.raw, context);
+      return await SERVE_OPTIONS[name].kind.parse(source?.raw, context);
     } catch (error) {
       if (!(error instanceof BadValue)) throw error;
       const value = error.item !== undefined ? quoteInput(error.item, 60) : source === undefined ? 'nothing' : shown(source.raw);
       throw new AlpnResponderError('ERR_BAD_OPTION', `--${name} ${value}${source?.where ?? ''}: ${error.message}`, { cause: error });
+    }
+  };
+  for (const [name, spec] of optionRows()) {
+    const source = sourceOf(name, sources);
+    values[spec.key] = await check(name, source);
+    // A file value the command line or the environment overrides is still checked: a bad file is refused as a whole.
+    const file = sources.file;
+    if (file !== undefined && Object.hasOwn(file.values, name) && source?.raw !== file.values[name]) {
+      await check(name, { raw: file.values[name], where: ` (from ${file.path})` });
     }
   }
   const { storeUrl, storePrefix, storeFallback, storeTimeoutMs, configPath: _config, ...daemon } = values as unknown as OptionValues;
