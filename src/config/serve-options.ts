@@ -21,8 +21,7 @@ import {
   MAX_CONTROL_LINE,
   MAX_TTL_SECONDS,
 } from '../constants.js';
-import { parseMode } from '../control/group.js';
-import { findAccountEntry } from '../account-file.js';
+import { groupId, parseMode } from '../control/group.js';
 import type { LogLevel } from '../log.js';
 import { parseBackends, type BackendTable } from '../net/backends.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
@@ -91,10 +90,8 @@ const controlGroup: Kind<number> = {
   allowed: 'a group in /etc/group or a numeric gid',
   async parse(raw, context) {
     const group = scalarText(raw, this.allowed);
-    if (/^\d{1,10}$/.test(group)) return Number(group);
-    const gid = findAccountEntry((await context.accounts()).group, group)?.[2];
-    if (gid === undefined || !/^\d{1,10}$/.test(gid)) throw new BadValue(this.allowed, `no group ${JSON.stringify(group)} in /etc/group`);
-    return Number(gid);
+    const accounts = await context.accounts();
+    return explained(this.allowed, () => groupId(group, accounts.group));
   },
 };
 

@@ -125,7 +125,7 @@ t.test('the issue\'s examples, one line each', async (t) => {
   const refuse = (argv: Record<string, unknown>) => readServeOptions({ argv, env: {}, accountFiles }).then(() => 'accepted', (e: Error) => e.message);
   t.equal(await refuse({ 'hello-timeout': 'abc' }), '--hello-timeout "abc": a duration from 1ms to 10m such as 10s or 500ms (a bare number is seconds)');
   t.equal(await refuse({ 'max-challenges': '2.5' }), '--max-challenges "2.5": a whole number from 1 to 1000000');
-  t.equal(await refuse({ 'control-group': 'nope' }), '--control-group "nope": a group in /etc/group or a numeric gid (no group "nope" in /etc/group)');
+  t.equal(await refuse({ 'control-group': 'nope' }), '--control-group "nope": a group in /etc/group or a numeric gid (no group "nope" in /etc/group; create it or pass a numeric gid)');
   t.match(await refuse({ user: 'nope' }), /^--user "nope": USER or USER:GROUP .*\(no user "nope" in \/etc\/passwd/);
   t.equal((await readServeOptions({ argv: { 'hello-timeout': '10s' }, env: {}, accountFiles })).helloTimeoutMs, 10_000, '10s is ten seconds, not NaN');
   t.equal((await readServeOptions({ argv: { 'hello-timeout': '10' }, env: {}, accountFiles })).helloTimeoutMs, 10_000, 'a bare 10 is still ten seconds');
