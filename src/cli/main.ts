@@ -65,10 +65,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
       'run the responder daemon',
       (y) => y.options(serveYargsOptions()),
       async (args) => {
-        const argv = args as Readonly<Record<string, unknown>>;
+        // --control is also global, with a default for the client commands: here only a --control actually given
+        // may hide the environment's and the config file's.
+        const { control, ...rest } = args as Readonly<Record<string, unknown>>;
+        const fromCli = controlGiven(argv) ? { ...rest, control } : rest;
         // Every value is checked, the config file's too, before anything is opened; SIGHUP reads them all again.
-        const file = configPathOf(argv, env);
-        const read = async () => readServeOptions({ argv, env, file: file === undefined ? undefined : { path: file, values: await readConfigFile(file) } });
+        const file = configPathOf(fromCli, env);
+        const read = async () => readServeOptions({ argv: fromCli, env, file: file === undefined ? undefined : { path: file, values: await readConfigFile(file) } });
         const options = await read();
         const log = createStreamLogger(io.stderr, options.logLevel);
         exitCode = await runDaemon(options, log, file === undefined ? undefined : read);
@@ -129,6 +132,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
 }
 
 class UsageError extends Error {}
+
+/** True when the command line itself names --control (yargs fills in its default otherwise). */
+function controlGiven(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === '--control' || arg.startsWith('--control='));
+}
 
 /** `--config`, from the command line (the last one) or the environment; empty means none. */
 function configPathOf(argv: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): string | undefined {

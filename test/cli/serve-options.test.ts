@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { optionRows } from '../../src/config/serve-options.js';
-import { cleanEnv, CLI_PATH, requirePeers, run, startDaemon, waitUntil, type Daemon } from '../helpers/daemon.js';
+import { cleanEnv, CLI_PATH, requirePeers, run, spawnManaged, startDaemon, waitUntil, type Daemon } from '../helpers/daemon.js';
 import { echoBackend, openPassthrough } from '../helpers/echo-backend.js';
 import { invalidText, isOptional } from '../helpers/option-values.js';
 import { shortTempDir } from '../helpers/tmp.js';
@@ -82,6 +82,24 @@ t.test('valid values with units start it', { skip: skip.skip }, async (t) => {
   const expires = Date.parse(/expires (\S+)/.exec(deployed.stdout)?.[1] ?? '');
   t.ok(expires - Date.now() > 3600_000, '--ttl 2h is two hours');
   t.equal(await daemon.stop(), 0);
+});
+
+t.test('--control from the environment or the config file is used unless the command line gives one', { skip: skip.skip }, async (t) => {
+  const dir = shortTempDir(t);
+  const config = path.join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ control: path.join(dir, 'file.sock'), listen: '127.0.0.1:0', workers: 1 }));
+  const cases: [string[], NodeJS.ProcessEnv, string][] = [
+    [[], { ALPN_RESPONDER_CONFIG: config }, 'file.sock'],
+    [['--config', config], { ALPN_RESPONDER_CONTROL: path.join(dir, 'env.sock') }, 'env.sock'],
+    [['--config', config, `--control=${path.join(dir, 'cli.sock')}`], { ALPN_RESPONDER_CONTROL: path.join(dir, 'env.sock') }, 'cli.sock'],
+  ];
+  for (const [args, env, expected] of cases) {
+    const proc = spawnManaged('alpn-responder', process.execPath, [CLI_PATH, 'serve', ...args], { env: cleanEnv(env) });
+    t.teardown(() => proc.stop());
+    const line = await waitUntil(`control-listening (${expected})`, () => proc.output().split('\n').find((l) => l.includes(' event=control-listening ')), 15_000);
+    t.match(line, `path=${path.join(dir, expected)} `, expected);
+    t.equal(await proc.stop(), 0);
+  }
 });
 
 const reloadFailures = (daemon: Daemon): string[] => daemon.logLines().filter((l) => l.includes(' event=reload-failed'));
