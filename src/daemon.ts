@@ -6,15 +6,14 @@ import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { RESTART_ONLY, type DaemonOptions } from './config/serve-options.js';
 import { createCommandHandler, type Activity } from './control/handler.js';
 import { ControlServer, type ControlServerOptions } from './control/server.js';
-import { createStreamLogger, withFields, type Logger, type LogLevel } from './log.js';
-import type { BackendTable } from './net/backends.js';
-import type { ProxyProtocolVersion } from './net/connection-handler.js';
+import { AlpnResponderError } from './errors.js';
+import { createStreamLogger, withFields, type Logger } from './log.js';
 import { ContextTable } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
 import { dropPrivileges, requireRoot } from './privilege/drop.js';
-import type { RunAs } from './privilege/run-as.js';
 import { StartGate } from './start-gate.js';
 import { TlsPort } from './tls-port.js';
 import { CertificateCache } from './store/certificate-cache.js';
@@ -23,7 +22,6 @@ import { FileJournal } from './store/file-journal.js';
 import { JournaledChallengeStore } from './store/journaled-store.js';
 import { MemoryChallengeStore } from './store/memory-store.js';
 import { openSharedStore } from './store/shared-store.js';
-import type { SharedStoreConfig } from './store/store-config.js';
 import { sortPassedSockets, type PassedDescriptor, type SocketRoles, type PassedSocket } from './systemd/listen-fds.js';
 import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
 import { isUnixSocket, unixSocketInodes } from './systemd/socket-kind.js';
@@ -32,61 +30,17 @@ import { isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings }
 import { WorkerPool } from './workers/worker-pool.js';
 import { WorkerProcess } from './workers/worker-process.js';
 
-/** Everything `serve` can be told. */
-export interface DaemonOptions {
-  readonly listen: readonly ListenAddress[];
-  readonly controlPath: string;
-  readonly controlMode: number;
-  readonly controlGid: number | undefined;
-  readonly ttlSeconds: number;
-  readonly maxChallenges: number;
-  readonly maxHelloBytes: number;
-  readonly helloTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  /** Where ordinary TLS goes; an empty table refuses it. */
-  readonly backends: BackendTable;
-  readonly backendProxyProtocol: ProxyProtocolVersion | undefined;
-  readonly acceptProxyProtocol: boolean;
-  readonly backendConnectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  /** `--max-connections`: concurrent TLS-port connections; at the cap the oldest still without a hello are closed. */
-  readonly maxConnections: number;
-  /** `--max-connections-per-source`: concurrent connections per client IPv4 address or IPv6 /64. */
-  readonly maxConnectionsPerSource: number;
-  /** `--handshake-rate`: challenge handshakes per second per source (token bucket refill), in each serving process. */
-  readonly handshakeRate: number;
-  /** `--handshake-burst`: challenge handshakes one source may start at once (token bucket size). */
-  readonly handshakeBurst: number;
-  /** `--max-control-connections`: concurrent control-socket clients. */
-  readonly maxControlConnections: number;
-  /** `--control-rate`: commands per second per control connection; faster ones are delayed. */
-  readonly controlCommandsPerSecond: number;
-  /** `--max-control-line`: longest control command line, in bytes. */
-  readonly maxControlLine: number;
-  /** dehydrated's ALPNCERTDIR, whose certificate + key pairs are served too; undefined watches nothing. */
-  readonly watchDir: string | undefined;
-  /** State file that keeps challenges across restarts; undefined keeps them in memory only. */
-  readonly statePath: string | undefined;
-  /** `--store`: the Redis the fleet shares (never together with `statePath`); undefined keeps challenges local. */
-  readonly store: SharedStoreConfig | undefined;
-  /** `--user`: the account to become once the sockets are open (the daemon must start as root); undefined stays. */
-  readonly runAs: RunAs | undefined;
-  /** How long shutdown waits for open connections before dropping them. */
-  readonly shutdownTimeoutMs: number;
-  /** `--workers`: processes serving the TLS port; 1 serves from this process, more fork worker processes. */
-  readonly workers: number;
-  /** Least severe event logged, by worker processes too. */
-  readonly logLevel: LogLevel;
-}
-
-/** Options a reload (SIGHUP) cannot apply: they need sockets, files or privileges set up at start. */
-const RESTART_ONLY = ['listen', 'controlPath', 'controlMode', 'controlGid', 'statePath', 'store', 'runAs', 'watchDir', 'maxChallenges', 'maxControlConnections', 'controlCommandsPerSecond', 'maxControlLine', 'workers', 'logLevel'] as const;
+export type { DaemonOptions } from './config/serve-options.js';
 
 /** The worker program forked by `--workers`, next to this file in dist/. */
 const WORKER_PROGRAM = fileURLToPath(new URL('./worker.js', import.meta.url));
 
-/** The TLS-port settings of each serving process: with workers, `--max-connections` is shared out among them. */
-function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings {
+/**
+ * The TLS-port settings of each serving process. With workers, both connection limits are shared out among them
+ * (rounded up), so that each means the same for the whole daemon whatever `--workers` is: the kernel, not the
+ * daemon, picks the worker of each connection, and asking the primary on every accept would cost a round trip.
+ */
+export function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings {
   return {
     backends: options.backends.values,
     backendProxyProtocol: options.backendProxyProtocol,
@@ -97,7 +51,7 @@ function wireConnectionSettings(options: DaemonOptions): WireConnectionSettings 
     backendConnectTimeoutMs: options.backendConnectTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxConnections: Math.ceil(options.maxConnections / options.workers),
-    maxConnectionsPerSource: options.maxConnectionsPerSource,
+    maxConnectionsPerSource: Math.ceil(options.maxConnectionsPerSource / options.workers),
     // Not divided: each worker's CPU gets the same protection, and the kernel does not spread one source evenly.
     handshakeRate: options.handshakeRate,
     handshakeBurst: options.handshakeBurst,
@@ -274,10 +228,10 @@ export class Daemon {
    * new connections and deploys; options that need a restart are reported, not applied.
    */
   reconfigure(options: DaemonOptions): void {
-    const pending = RESTART_ONLY.filter((key) => JSON.stringify(options[key]) !== JSON.stringify(this.#options[key]));
+    const pending = RESTART_ONLY.filter(({ key }) => JSON.stringify(options[key]) !== JSON.stringify(this.#options[key])).map(({ name }) => name);
     if (pending.length > 0) this.log.log('warn', 'reload-needs-restart', { options: pending });
     const applied = { ...options };
-    for (const key of RESTART_ONLY) Object.assign(applied, { [key]: this.#options[key] });
+    for (const { key } of RESTART_ONLY) Object.assign(applied, { [key]: this.#options[key] });
     this.#options = applied;
     this.front.reconfigure(wireConnectionSettings(applied));
     for (const rule of applied.backends.rules) this.log.log('info', 'backend', { rule, proxy_protocol: applied.backendProxyProtocol });
@@ -364,7 +318,8 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
       try {
         if (reload) daemon.reconfigure(await reload());
       } catch (error) {
-        log.log('error', 'reload-failed', { error: error instanceof Error ? error.message : String(error) });
+        // Nothing of the new file applies: every running setting stays.
+        log.log('error', 'reload-failed', { code: error instanceof AlpnResponderError ? error.code : undefined, error: error instanceof Error ? error.message : String(error) });
       }
       await daemon.rescan();
     })();

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { sendCommands } from '../src/control/client.js';
-import { Daemon, type DaemonOptions } from '../src/daemon.js';
+import { Daemon, wireConnectionSettings, type DaemonOptions } from '../src/daemon.js';
 import { testDaemonOptions } from './helpers/daemon-options.js';
 import { caVerdict, dehydratedDigestOf, digestOf, handshake, validateAsCa } from './helpers/ca-check.js';
 import { startInProcessDaemon } from './helpers/in-process-daemon.js';
@@ -178,4 +178,16 @@ t.test('holds 1,000 challenges at once and serves each by its own name', async (
     t.same(await caVerdict(daemon.listeners.addresses[0]!, name), { ok: true }, name);
   }
   t.match(await command(control, 'list'), /\nOK 1000$/);
+});
+
+t.test('both connection limits are shared out among workers, so each means the same for the whole daemon', async (t) => {
+  const options = testDaemonOptions('/nonexistent', { maxConnections: 4096, maxConnectionsPerSource: 64 });
+  const one = wireConnectionSettings(options);
+  t.equal(one.maxConnections, 4096);
+  t.equal(one.maxConnectionsPerSource, 64, 'one process: the limit as given');
+  const four = wireConnectionSettings({ ...options, workers: 4 });
+  t.equal(four.maxConnections, 1024);
+  t.equal(four.maxConnectionsPerSource, 16, 'four workers: a quarter each (not 4 × 64 in effect)');
+  const three = wireConnectionSettings({ ...options, workers: 3, maxConnectionsPerSource: 10 });
+  t.equal(three.maxConnectionsPerSource, 4, 'rounded up: never 0, at most workers − 1 above the limit');
 });

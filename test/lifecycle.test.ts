@@ -70,7 +70,7 @@ t.test('SIGHUP re-reads the config file; a bad one is refused and the old settin
   writeFileSync(config, JSON.stringify({ backend: [`127.0.0.1:${second.port}`], ttl: '60', 'max-challenges': 5 }));
   daemon.process.child.kill('SIGHUP');
   await waitUntil('reloaded', () => line(daemon, 'reloaded'), 5000);
-  t.match(line(daemon, 'reload-needs-restart'), /options=maxChallenges/);
+  t.match(line(daemon, 'reload-needs-restart'), /options=max-challenges/);
   (await openPassthrough(port)).socket.destroy();
   t.equal(second.accepted(), 1, 'new connections go to the reloaded backend');
   const deployed = await daemon.cli(['deploy', 'a.example.test', 'ab:'.repeat(31) + 'ab']);
@@ -80,7 +80,7 @@ t.test('SIGHUP re-reads the config file; a bad one is refused and the old settin
   writeFileSync(config, '{"backend": 5}');
   daemon.process.child.kill('SIGHUP');
   await waitUntil('reload-failed', () => line(daemon, 'reload-failed'), 5000);
-  t.match(line(daemon, 'reload-failed'), /backend.*must be an array of strings/);
+  t.match(line(daemon, 'reload-failed'), /level=error event=reload-failed code=ERR_BAD_OPTION error="--backend 5 \(from \S+config\.json\): HOST:PORT/);
   (await openPassthrough(port)).socket.destroy();
   t.equal(second.accepted(), 2, 'a bad config leaves the running settings alone');
 });

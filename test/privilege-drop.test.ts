@@ -111,8 +111,8 @@ t.test('an unknown --user is refused before anything is bound', requirePeers(t, 
   const dir = shortTempDir(t);
   const control = path.join(dir, 'c.sock');
   const result = await run(process.execPath, [CLI_PATH, 'serve', '--user', 'no-such-user-here', '--listen', '127.0.0.1:0', '--control', control], { env: cleanEnv(), timeoutMs: 15_000 });
-  t.equal(result.code, 1);
-  t.match(result.stderr, /ERR_BAD_USER: --user "no-such-user-here": no user "no-such-user-here" in \/etc\/passwd/);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /ERR_BAD_OPTION --user "no-such-user-here": .*no user "no-such-user-here" in \/etc\/passwd/);
   t.notOk(existsSync(control), 'no control socket created');
 });
 
@@ -121,5 +121,5 @@ t.test('ALPN_RESPONDER_USER works like --user', requirePeers(t, [], true), async
     env: cleanEnv({ ALPN_RESPONDER_USER: 'no-such-user-here' }),
     timeoutMs: 15_000,
   });
-  t.match(result.stderr, /ERR_BAD_USER/);
+  t.match(result.stderr, /ERR_BAD_OPTION --user "no-such-user-here" \(from ALPN_RESPONDER_USER\)/);
 });

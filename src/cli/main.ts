@@ -2,41 +2,21 @@
  * The command line: parses arguments, calls the library, returns an exit code. Never exits the process itself;
  * `src/cli.ts` does that.
  */
-import os from 'node:os';
 import yargs from 'yargs';
-import {
-  CLIENT_HELLO_TIMEOUT_MS,
-  DEFAULT_CONTROL_PATH,
-  DEFAULT_LISTEN,
-  DEFAULT_MAX_CHALLENGES,
-  DEFAULT_TTL_SECONDS,
-  BACKEND_CONNECT_TIMEOUT_MS,
-  DEFAULT_CONTROL_COMMANDS_PER_SECOND,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
-  DEFAULT_HANDSHAKE_RATE,
-  DEFAULT_HANDSHAKE_BURST,
-  DEFAULT_MAX_CONTROL_CONNECTIONS,
-  MAX_CONTROL_LINE,
-  HANDSHAKE_TIMEOUT_MS,
-  PASSTHROUGH_IDLE_TIMEOUT_MS,
-  SHUTDOWN_TIMEOUT_MS,
-  MAX_CLIENT_HELLO_BYTES,
-} from '../constants.js';
+import { DEFAULT_CONTROL_PATH } from '../constants.js';
 import { sendCommands } from '../control/client.js';
 import { runDaemon } from '../daemon.js';
 import { AlpnResponderError } from '../errors.js';
-import { createStreamLogger, type LogLevel } from '../log.js';
+import { createStreamLogger } from '../log.js';
 import { VERSION } from '../version.js';
-import { applyConfig, givenOnCommandLine, readConfigFile } from './config-file.js';
-import { DEFAULT_STORE_PREFIX, DEFAULT_STORE_TIMEOUT_SECONDS, STORE_FALLBACKS } from '../store/store-config.js';
-import { envName, MAX_WORKERS, splitList, toDaemonOptions } from './options.js';
+import { readConfigFile } from './config-file.js';
+import { envName, readServeOptions, serveYargsOptions } from './options.js';
 import { registerDoctorCommand } from './doctor-command.js';
 import { validateCommand } from './validate-command.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
 
-/** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start. */
+/** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start; `usage` a bad argument, serve option value or config file. */
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
 
 /** Where the CLI writes; tests capture it. */
@@ -83,91 +63,18 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
     .command(
       'serve',
       'run the responder daemon',
-      (y) =>
-        y
-          .option('listen', {
-            type: 'string',
-            array: true,
-            default: splitList([envOr('listen', DEFAULT_LISTEN)]),
-            describe: 'HOST:PORT to accept TLS on, repeatable ([::]:443 is dual-stack)',
-          })
-          .option('control-mode', { type: 'string', default: envOr('control-mode', '0660'), describe: 'control socket file mode (octal)' })
-          .option('control-group', { type: 'string', default: envOr('control-group', undefined), describe: 'group allowed to use the control socket (name or gid)' })
-          .option('ttl', { type: 'string', default: envOr('ttl', String(DEFAULT_TTL_SECONDS)), describe: 'default challenge lifetime, seconds' })
-          .option('max-challenges', { type: 'number', default: Number(envOr('max-challenges', DEFAULT_MAX_CHALLENGES)), describe: 'most challenges deployed at once' })
-          .option('hello-timeout', { type: 'number', default: Number(envOr('hello-timeout', CLIENT_HELLO_TIMEOUT_MS / 1000)), describe: 'seconds a client may take to send its ClientHello' })
-          .option('max-hello-bytes', { type: 'number', default: Number(envOr('max-hello-bytes', MAX_CLIENT_HELLO_BYTES)), describe: 'largest ClientHello read, bytes' })
-          .option('handshake-timeout', { type: 'number', default: Number(envOr('handshake-timeout', HANDSHAKE_TIMEOUT_MS / 1000)), describe: 'seconds a challenge handshake may take' })
-          .option('backend', {
-            type: 'string',
-            array: true,
-            default: splitList([envOr('backend', '')]),
-            describe: 'pass non-acme-tls/1 connections on: HOST:PORT (default), NAME=HOST:PORT or *.DOMAIN=HOST:PORT; repeatable',
-          })
-          .option('backend-proxy-protocol', {
-            choices: ['v1', 'v2'] as const,
-            default: envOr('backend-proxy-protocol', undefined) as 'v1' | 'v2' | undefined,
-            describe: 'prefix passed-through connections with a PROXY protocol header',
-          })
-          .option('accept-proxy-protocol', {
-            type: 'boolean',
-            default: envOr('accept-proxy-protocol', 'false') === 'true',
-            describe: 'require a PROXY v1/v2 header on every connection (behind nginx stream / HAProxy)',
-          })
-          .option('backend-connect-timeout', { type: 'number', default: Number(envOr('backend-connect-timeout', BACKEND_CONNECT_TIMEOUT_MS / 1000)), describe: 'seconds to connect to a backend' })
-          .option('shutdown-timeout', { type: 'number', default: Number(envOr('shutdown-timeout', SHUTDOWN_TIMEOUT_MS / 1000)), describe: 'seconds shutdown waits for open connections to finish' })
-          .option('idle-timeout', { type: 'number', default: Number(envOr('idle-timeout', PASSTHROUGH_IDLE_TIMEOUT_MS / 1000)), describe: 'seconds a passed-through connection may stay silent' })
-          .option('max-connections', { type: 'number', default: Number(envOr('max-connections', DEFAULT_MAX_CONNECTIONS)), describe: 'most TLS-port connections at once; at the cap the oldest still without a ClientHello are closed' })
-          .option('max-connections-per-source', { type: 'number', default: Number(envOr('max-connections-per-source', DEFAULT_MAX_CONNECTIONS_PER_SOURCE)), describe: 'most TLS-port connections at once per client IPv4 address or IPv6 /64' })
-          .option('handshake-rate', { type: 'number', default: Number(envOr('handshake-rate', DEFAULT_HANDSHAKE_RATE)), describe: 'challenge handshakes per second per client IPv4 address or IPv6 /64 (token bucket refill); over it a hello gets an internal_error alert' })
-          .option('handshake-burst', { type: 'number', default: Number(envOr('handshake-burst', DEFAULT_HANDSHAKE_BURST)), describe: 'challenge handshakes one client IPv4 address or IPv6 /64 may start at once (token bucket size)' })
-          .option('max-control-connections', { type: 'number', default: Number(envOr('max-control-connections', DEFAULT_MAX_CONTROL_CONNECTIONS)), describe: 'most control-socket clients at once' })
-          .option('control-rate', { type: 'number', default: Number(envOr('control-rate', DEFAULT_CONTROL_COMMANDS_PER_SECOND)), describe: 'control commands per second per connection; faster ones are delayed' })
-          .option('max-control-line', { type: 'number', default: Number(envOr('max-control-line', MAX_CONTROL_LINE)), describe: 'longest control command line, bytes; a longer one is refused and its connection closed' })
-          .option('state', {
-            type: 'string',
-            default: envOr('state', undefined),
-            describe: 'file that keeps deployed challenges across restarts (the service uses /var/lib/alpn-responder/state.json); default: memory only',
-          })
-          .option('store', {
-            type: 'string',
-            default: envOr('store', undefined),
-            describe: 'share challenges with other nodes through Redis: redis://[USER:PASSWORD@]HOST:PORT/DB, rediss://…, redis+sentinel://…, redis+cluster://… (docs/cluster.md); not with --state',
-          })
-          .option('store-prefix', { type: 'string', default: envOr('store-prefix', DEFAULT_STORE_PREFIX), describe: 'prefix of every Redis key and channel, so several fleets can share one Redis' })
-          .option('store-fallback', {
-            choices: STORE_FALLBACKS,
-            default: envOr('store-fallback', 'none'),
-            describe: 'Redis unreachable at start: none exits; memory serves what is deployed on this node only (logged loudly)',
-          })
-          .option('store-timeout', { type: 'number', default: Number(envOr('store-timeout', DEFAULT_STORE_TIMEOUT_SECONDS)), describe: 'seconds to connect to Redis and for each Redis command' })
-          .option('watch-dir', {
-            type: 'string',
-            default: envOr('watch-dir', undefined),
-            describe: 'also serve the NAME.crt.pem + NAME.key.pem pairs dehydrated writes to this directory (its ALPNCERTDIR), so no hook is needed; it must exist',
-          })
-          .option('user', {
-            type: 'string',
-            default: envOr('user', undefined),
-            describe: 'started as root: open the ports and control socket, then become USER[:GROUP] (names or ids) before serving',
-          })
-          .option('log-level', { choices: ['debug', 'info', 'warn', 'error'] as const, default: envOr('log-level', 'info') as LogLevel, describe: 'least severe event logged' })
-          .option('workers', {
-            type: 'number',
-            // One per CPU, within what --workers accepts (a 96-CPU host must still start).
-            default: Number(envOr('workers', Math.min(os.availableParallelism(), MAX_WORKERS))),
-            describe: `processes serving the TLS port (default: one per CPU, at most ${MAX_WORKERS}); 1 serves from the main process`,
-          })
-          .option('config', { type: 'string', default: envOr('config', undefined), describe: 'JSON file of serve options; the command line and environment override it' }),
+      (y) => y.options(serveYargsOptions()),
       async (args) => {
-        const file = args.config;
-        // The file fills in what neither the command line nor the environment set.
-        const explicit = (name: string): boolean => givenOnCommandLine(argv, name) || env[envName(name)] !== undefined;
-        const withFile = async () => (file === undefined ? args : applyConfig(args, await readConfigFile(file), file, explicit));
-        const merged = await withFile();
-        const log = createStreamLogger(io.stderr, merged.logLevel);
-        const reload = async () => toDaemonOptions(await withFile());
-        exitCode = await runDaemon(await toDaemonOptions(merged), log, file === undefined ? undefined : reload);
+        // --control is also global, with a default for the client commands: here only a --control actually given
+        // may hide the environment's and the config file's.
+        const { control, ...rest } = args as Readonly<Record<string, unknown>>;
+        const fromCli = controlGiven(argv) ? { ...rest, control } : rest;
+        // Every value is checked, the config file's too, before anything is opened; SIGHUP reads them all again.
+        const file = configPathOf(fromCli, env);
+        const read = async () => readServeOptions({ argv: fromCli, env, file: file === undefined ? undefined : { path: file, values: await readConfigFile(file) } });
+        const options = await read();
+        const log = createStreamLogger(io.stderr, options.logLevel);
+        exitCode = await runDaemon(options, log, file === undefined ? undefined : read);
       },
     )
     .command(
@@ -209,8 +116,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
       io.stderr.write(`alpn-responder: ${error.message}\nRun 'alpn-responder --help' for usage.\n`);
       return EXIT.usage;
     }
+    // A bad option value is a usage error: one line naming the option, the value and what is allowed.
+    if (error instanceof AlpnResponderError && error.code === 'ERR_BAD_OPTION') {
+      io.stderr.write(`alpn-responder: ${error.code} ${error.message}\n`);
+      return EXIT.usage;
+    }
     if (error instanceof AlpnResponderError) {
       io.stderr.write(`alpn-responder: ${error.code}: ${error.message}\n  ${error.remedy}\n`);
+      if (error.code === 'ERR_BAD_CONFIG') return EXIT.usage;
       return UNREACHABLE_CODES.has(error.code) ? EXIT.unreachable : EXIT.refused;
     }
     throw error;
@@ -219,3 +132,15 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
 }
 
 class UsageError extends Error {}
+
+/** True when the command line itself names --control (yargs fills in its default otherwise). */
+function controlGiven(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === '--control' || arg.startsWith('--control='));
+}
+
+/** `--config`, from the command line (the last one) or the environment; empty means none. */
+function configPathOf(argv: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): string | undefined {
+  const given: unknown = argv.config ?? env[envName('config')];
+  const file = Array.isArray(given) ? (given.at(-1) as unknown) : given;
+  return typeof file === 'string' && file !== '' ? file : undefined;
+}

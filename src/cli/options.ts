@@ -1,70 +1,47 @@
-import path from 'node:path';
+/**
+ * Reads the `serve` options from their three sources — the command line, the environment, the config file, in that
+ * order of precedence, then the table's default — and checks every value with its kind from the option table
+ * (config/serve-options.ts). The same reader runs at start and on each SIGHUP.
+ */
+import type { Options as YargsOption } from 'yargs';
 import { readAccountFile } from '../account-file.js';
-import { parseMode, resolveGroup } from '../control/group.js';
-import { parseTtl } from '../control/protocol.js';
-import type { DaemonOptions } from '../daemon.js';
-import { AlpnResponderError } from '../errors.js';
-import type { LogLevel } from '../log.js';
-import { parseBackends } from '../net/backends.js';
-import { parseLimit } from './parse-limit.js';
-import { parseListenAddress } from '../net/listen-address.js';
-import { resolveRunAs, type RunAs } from '../privilege/run-as.js';
+import { BadValue, type ParseContext } from '../config/option-kinds.js';
+import { envName, optionRows, SERVE_OPTIONS, type DaemonOptions, type OptionName, type OptionValues } from '../config/serve-options.js';
+import { AlpnResponderError, quoteInput } from '../errors.js';
+import { quoteValue } from '../json-value.js';
 import { parseStoreConfig } from '../store/store-config.js';
+import type { ConfigValues } from './config-file.js';
 
-/** `serve` flags as yargs hands them over (strings straight from the command line or the environment). */
-export interface ServeArgs {
-  readonly listen: readonly string[];
-  readonly control: string;
-  readonly controlMode: string;
-  readonly controlGroup: string | undefined;
-  readonly ttl: string;
-  readonly maxChallenges: number;
-  readonly helloTimeout: number;
-  readonly maxHelloBytes: number;
-  readonly handshakeTimeout: number;
-  readonly backend: readonly string[];
-  readonly backendProxyProtocol: 'v1' | 'v2' | undefined;
-  readonly acceptProxyProtocol: boolean;
-  readonly backendConnectTimeout: number;
-  readonly idleTimeout: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerSource: number;
-  readonly handshakeRate: number;
-  readonly handshakeBurst: number;
-  readonly maxControlConnections: number;
-  readonly controlRate: number;
-  readonly maxControlLine: number;
-  readonly shutdownTimeout: number;
-  /** `--state`: absent or empty keeps challenges in memory only. */
-  readonly state: string | undefined;
-  /** `--store URL`: absent or empty keeps challenges local (memory or `--state`). */
-  readonly store?: string | undefined;
-  /** `--store-prefix`, `--store-fallback`, `--store-timeout`: only read with `--store`. */
-  readonly storePrefix?: string | undefined;
-  readonly storeFallback?: string | undefined;
-  readonly storeTimeout?: number | undefined;
-  /** `--watch-dir`: absent or empty watches nothing. */
-  readonly watchDir?: string | undefined;
-  /** `--user USER[:GROUP]`: absent or empty keeps the starting user. */
-  readonly user?: string | undefined;
-  /** `--workers N`: processes serving the TLS port. */
-  readonly workers: number;
-  readonly logLevel: LogLevel;
+export { envName } from '../config/serve-options.js';
+
+/** Where the values come from. */
+export interface OptionSources {
+  /** yargs' parsed arguments, by option name; an option not given is absent. */
+  readonly argv: Readonly<Record<string, unknown>>;
+  readonly env: NodeJS.ProcessEnv;
+  /** The `--config` file, read. */
+  readonly file?: { readonly path: string; readonly values: ConfigValues } | undefined;
+  /** /etc/passwd and /etc/group, for tests; by default the system's. */
+  readonly accountFiles?: { readonly passwd: string; readonly group: string } | undefined;
 }
 
-/** Most `--workers`: far beyond any core count this daemon needs, and a bound on processes a typo can fork. */
-export const MAX_WORKERS = 64;
-
-function parseWorkers(value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_WORKERS) {
-    throw new AlpnResponderError('ERR_BAD_WORKERS', `--workers ${String(value)} is not a whole number from 1 to ${MAX_WORKERS}`);
+/**
+ * yargs definitions of the `serve` options, without yargs defaults: the reader must see which options the command
+ * line set. `control` is also a global option (with a default, for the client commands); serve's own replaces it.
+ */
+export function serveYargsOptions(): Record<string, YargsOption> {
+  const options: Record<string, YargsOption> = {};
+  for (const [name, spec] of optionRows()) {
+    const shown = spec.shownDefault ?? (typeof spec.default === 'string' ? spec.default : undefined);
+    options[name] = {
+      // A flag is left untyped: yargs' boolean type would turn `--accept-proxy-protocol=yes` into false unseen.
+      ...(spec.arg === '' ? {} : { type: 'string' as const }),
+      ...(spec.list ? { array: true } : {}),
+      describe: spec.help,
+      ...(shown === undefined ? {} : { defaultDescription: shown }),
+    };
   }
-  return value;
-}
-
-/** The environment variable behind an option: `control-mode` → `ALPN_RESPONDER_CONTROL_MODE`. */
-export function envName(option: string): string {
-  return `ALPN_RESPONDER_${option.toUpperCase().replaceAll('-', '_')}`;
+  return options;
 }
 
 /**
@@ -75,43 +52,71 @@ export function splitList(values: readonly string[]): string[] {
   return values.flatMap((value) => value.split(/[\s,]+/)).filter((value) => value !== '');
 }
 
-// Resolved before anything is bound, so an unknown account stops start-up at once.
-async function runAsOf(spec: string | undefined): Promise<RunAs | undefined> {
-  if (spec === undefined || spec === '') return undefined;
-  return resolveRunAs(spec, { passwd: await readAccountFile('/etc/passwd'), group: await readAccountFile('/etc/group') });
+type Source = { readonly raw: unknown; readonly where: string };
+
+/** The first source that sets option `name`, or its default. */
+function sourceOf(name: OptionName, sources: OptionSources): Source | undefined {
+  const spec = SERVE_OPTIONS[name];
+  let cli = sources.argv[name];
+  // An option given twice on the command line: the last one wins, as in most tools.
+  if (Array.isArray(cli) && !('list' in spec && spec.list)) cli = cli.at(-1);
+  if (cli !== undefined) return { raw: cli, where: '' };
+  const fromEnv = sources.env[envName(name)];
+  if (fromEnv !== undefined) return { raw: fromEnv, where: ` (from ${envName(name)})` };
+  const file = sources.file;
+  if (file !== undefined && Object.hasOwn(file.values, name)) return { raw: file.values[name], where: ` (from ${file.path})` };
+  const fallback: unknown = 'default' in spec ? spec.default : undefined;
+  if (fallback === undefined) return undefined;
+  return { raw: typeof fallback === 'function' ? (fallback as () => string)() : fallback, where: ' (the default)' };
 }
 
-/** Validates `serve` flags into daemon options; throws AlpnResponderError naming the bad flag's value. */
-export async function toDaemonOptions(args: ServeArgs): Promise<DaemonOptions> {
-  return {
-    listen: splitList(args.listen).map(parseListenAddress),
-    controlPath: args.control,
-    controlMode: parseMode(args.controlMode),
-    controlGid: args.controlGroup === undefined || args.controlGroup === '' ? undefined : await resolveGroup(args.controlGroup),
-    ttlSeconds: parseTtl(args.ttl),
-    maxChallenges: args.maxChallenges,
-    maxHelloBytes: args.maxHelloBytes,
-    helloTimeoutMs: args.helloTimeout * 1000,
-    handshakeTimeoutMs: args.handshakeTimeout * 1000,
-    backends: parseBackends(splitList(args.backend)),
-    backendProxyProtocol: args.backendProxyProtocol,
-    acceptProxyProtocol: args.acceptProxyProtocol,
-    backendConnectTimeoutMs: args.backendConnectTimeout * 1000,
-    idleTimeoutMs: args.idleTimeout * 1000,
-    maxConnections: parseLimit('max-connections', args.maxConnections),
-    maxConnectionsPerSource: parseLimit('max-connections-per-source', args.maxConnectionsPerSource),
-    handshakeRate: parseLimit('handshake-rate', args.handshakeRate),
-    handshakeBurst: parseLimit('handshake-burst', args.handshakeBurst),
-    maxControlConnections: parseLimit('max-control-connections', args.maxControlConnections),
-    controlCommandsPerSecond: parseLimit('control-rate', args.controlRate),
-    maxControlLine: parseLimit('max-control-line', args.maxControlLine),
-    shutdownTimeoutMs: args.shutdownTimeout * 1000,
-    // Absolute, so log lines and the moved-aside file name are unambiguous whatever the working directory.
-    statePath: args.state === undefined || args.state === '' ? undefined : path.resolve(args.state),
-    store: parseStoreConfig(args),
-    watchDir: args.watchDir === undefined || args.watchDir === '' ? undefined : path.resolve(args.watchDir),
-    runAs: await runAsOf(args.user),
-    workers: parseWorkers(args.workers),
-    logLevel: args.logLevel,
+function shown(raw: unknown): string {
+  return typeof raw === 'string' ? quoteInput(raw, 60) : quoteValue(raw, 60);
+}
+
+/** Refuses config-file keys that name no `serve` option (`config` itself included). */
+function checkKeys(file: NonNullable<OptionSources['file']>): void {
+  for (const key of Object.keys(file.values)) {
+    if (key === 'config' || !Object.hasOwn(SERVE_OPTIONS, key)) {
+      throw new AlpnResponderError('ERR_BAD_CONFIG', `${file.path}: unknown option ${quoteInput(key, 40)}; see \`alpn-responder serve --help\``);
+    }
+  }
+}
+
+/**
+ * Every option checked, then the daemon's options. Throws ERR_BAD_OPTION naming the option, the value (and where it
+ * came from, if not the command line) and what is allowed; ERR_BAD_CONFIG for an unknown config-file key;
+ * ERR_BAD_STORE for `--store` with `--state`.
+ */
+export async function readServeOptions(sources: OptionSources): Promise<DaemonOptions> {
+  if (sources.file !== undefined) checkKeys(sources.file);
+  let accounts: Promise<{ passwd: string; group: string }> | undefined;
+  const context: ParseContext = {
+    accounts: () =>
+      (accounts ??= sources.accountFiles
+        ? Promise.resolve(sources.accountFiles)
+        : Promise.all([readAccountFile('/etc/passwd'), readAccountFile('/etc/group')]).then(([passwd, group]) => ({ passwd, group }))),
   };
+  const values: Record<string, unknown> = {};
+  const check = async (name: OptionName, source: Source | undefined): Promise<unknown> => {
+    try {
+      return await SERVE_OPTIONS[name].kind.parse(source?.raw, context);
+    } catch (error) {
+      if (!(error instanceof BadValue)) throw error;
+      const value = error.item !== undefined ? quoteInput(error.item, 60) : source === undefined ? 'nothing' : shown(source.raw);
+      throw new AlpnResponderError('ERR_BAD_OPTION', `--${name} ${value}${source?.where ?? ''}: ${error.message}`, { cause: error });
+    }
+  };
+  for (const [name, spec] of optionRows()) {
+    const source = sourceOf(name, sources);
+    values[spec.key] = await check(name, source);
+    // A file value the command line or the environment overrides is still checked: a bad file is refused as a whole.
+    const file = sources.file;
+    if (file !== undefined && Object.hasOwn(file.values, name) && source?.raw !== file.values[name]) {
+      await check(name, { raw: file.values[name], where: ` (from ${file.path})` });
+    }
+  }
+  const { storeUrl, storePrefix, storeFallback, storeTimeoutMs, configPath: _config, ...daemon } = values as unknown as OptionValues;
+  const store = parseStoreConfig({ store: storeUrl, storePrefix, storeFallback, storeTimeout: storeTimeoutMs / 1000, state: daemon.statePath });
+  return { ...daemon, store };
 }

@@ -1,15 +1,15 @@
-import { findAccountEntry, readAccountFile } from '../account-file.js';
+import { findAccountEntry } from '../account-file.js';
 import { AlpnResponderError } from '../errors.js';
 
 /**
- * Resolves `--control-group` to a gid: a number as is, a name through /etc/group (Node has no getgrnam; systems
- * using NSS-only groups can pass the number).
+ * Resolves `--control-group` to a gid: a number as is, a name through the text of /etc/group (Node has no
+ * getgrnam; systems using NSS-only groups can pass the number).
  */
-export async function resolveGroup(group: string, groupFile = '/etc/group'): Promise<number> {
+export function groupId(group: string, groupText: string): number {
   if (/^\d{1,10}$/.test(group)) return Number(group);
-  const gid = findAccountEntry(await readAccountFile(groupFile), group)?.[2];
+  const gid = findAccountEntry(groupText, group)?.[2];
   if (gid !== undefined && /^\d{1,10}$/.test(gid)) return Number(gid);
-  throw new AlpnResponderError('ERR_BAD_GROUP', `group ${JSON.stringify(group)} is not in ${groupFile}; create it or pass a numeric gid`);
+  throw new AlpnResponderError('ERR_BAD_GROUP', `no group ${JSON.stringify(group)} in /etc/group; create it or pass a numeric gid`);
 }
 
 /** Parses an octal file mode such as `0660` or `660`. */

@@ -3,6 +3,7 @@
  * challenge travels as its identifier text, digest hex and expiry, with the certificate and key PEM the primary
  * built once for every worker.
  */
+import type { DaemonOptions } from '../config/serve-options.js';
 import { digestFromHex, digestToHex } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
@@ -28,24 +29,26 @@ export interface WireCertificate extends WireChallenge {
   readonly keyPem: string;
 }
 
-/** Settings of the TLS port that a reload (SIGHUP) may change. */
-export interface WireConnectionSettings {
-  /** `--backend` values, parsed again by each worker. */
-  readonly backends: readonly string[];
-  readonly backendProxyProtocol: 'v1' | 'v2' | undefined;
-  readonly acceptProxyProtocol: boolean;
-  readonly maxHelloBytes: number;
-  readonly helloTimeoutMs: number;
-  readonly handshakeTimeoutMs: number;
-  readonly backendConnectTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  /** Per worker: the primary divides `--max-connections` among its workers. */
-  readonly maxConnections: number;
-  readonly maxConnectionsPerSource: number;
-  /** In each worker, not divided: a source may start up to N times this across N workers. */
-  readonly handshakeRate: number;
-  readonly handshakeBurst: number;
-}
+/** The daemon options each process serving the TLS port needs (the ones a reload, SIGHUP, may change). */
+type ConnectionOption =
+  | 'backendProxyProtocol'
+  | 'acceptProxyProtocol'
+  | 'maxHelloBytes'
+  | 'helloTimeoutMs'
+  | 'handshakeTimeoutMs'
+  | 'backendConnectTimeoutMs'
+  | 'idleTimeoutMs'
+  | 'maxConnections'
+  | 'maxConnectionsPerSource'
+  | 'handshakeRate'
+  | 'handshakeBurst';
+
+/**
+ * Settings of the TLS port, as sent to each worker: the daemon's options (see config/serve-options.ts), with both
+ * connection limits already divided among the workers (the handshake rate and burst are not: each worker keeps
+ * its own buckets) and the `--backend` values, which each worker parses again.
+ */
+export type WireConnectionSettings = Pick<DaemonOptions, ConnectionOption> & { readonly backends: readonly string[] };
 
 /** Everything a worker needs to start. */
 export interface WorkerSettings {

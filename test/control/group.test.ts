@@ -1,17 +1,14 @@
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseMode, resolveGroup } from '../../src/control/group.js';
+import { groupId, parseMode } from '../../src/control/group.js';
 
 t.test('resolves names through the group file and numbers as is', async (t) => {
-  const dir = t.testdir({});
-  const file = path.join(dir, 'group');
-  writeFileSync(file, 'root:x:0:\nbroken\ndehydrated:x:987:alice\n');
-  t.equal(await resolveGroup('dehydrated', file), 987);
-  t.equal(await resolveGroup('root', file), 0);
-  t.equal(await resolveGroup('1234', file), 1234);
-  await t.rejects(resolveGroup('nobody-here', file), { code: 'ERR_BAD_GROUP' });
-  await t.rejects(resolveGroup('x', path.join(dir, 'missing')), { code: 'ERR_BAD_GROUP' });
+  const text = 'root:x:0:\nbroken\ndehydrated:x:987:alice\n';
+  t.equal(groupId('dehydrated', text), 987);
+  t.equal(groupId('root', text), 0);
+  t.equal(groupId('1234', text), 1234);
+  t.throws(() => groupId('nobody-here', text), { code: 'ERR_BAD_GROUP', message: /no group "nobody-here" in \/etc\/group/ });
+  t.throws(() => groupId('broken', text), { code: 'ERR_BAD_GROUP' }, 'a line without a gid');
+  t.throws(() => groupId('x', ''), { code: 'ERR_BAD_GROUP' }, 'an unreadable /etc/group reads as empty');
 });
 
 t.test('modes are octal', async (t) => {
