@@ -133,8 +133,12 @@ function namesIPv6Address(detail: string): boolean {
   return candidates.some((candidate) => parseIPv6(candidate) !== undefined);
 }
 
-/** Hints for a CA problem text: the main cause, then what the address and the wording add. */
-export function caHints(detail: string): string[] {
+/**
+ * Hints for a CA problem text: the main cause, then what the address and the wording add. `inDoctor`: for the
+ * doctor's own output, which must not send the operator to the doctor.
+ */
+export function caHints(detail: string, options: { readonly inDoctor?: boolean } = {}): string[] {
+  if (options.inDoctor) return caHints(detail).map((hint) => hint.replaceAll(DOCTOR, 'The port lines above name the owner'));
   const hints: string[] = [];
   const cause = CAUSES.find((rule) => rule.test.test(detail));
   if (cause) hints.push(cause.hint);

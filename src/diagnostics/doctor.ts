@@ -4,6 +4,7 @@
  * control socket; the daemon's status names its listeners; the self-test tells whether a front proxy on a port
  * passes challenges on) and returns them in reading order.
  */
+import os, { type NetworkInterfaceInfo } from 'node:os';
 import { DEFAULT_LISTEN } from '../constants.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
 import type { Check } from './checklist.js';
@@ -11,8 +12,9 @@ import { probeControl } from './control-probe.js';
 import { examineDehydratedConfig } from './dehydrated-config-files.js';
 import { listenTargets, targetPorts } from './listen-targets.js';
 import { probeLoopback } from './loopback-probe.js';
-import { judgePort } from './port-owner.js';
+import { judgePort, type ListeningSocket } from './port-owner.js';
 import { runSelfTest } from './self-test.js';
+import { localAddresses, planSelfTest } from './self-test-plan.js';
 import { readSocketTable } from './socket-table.js';
 
 /** What to examine. */
@@ -29,6 +31,8 @@ export interface DoctorOptions {
   readonly dehydratedConfig?: string;
   /** Control socket and port owners only, each bounded to {@link QUICK_TIMEOUT_MS}: for the hook's startup_hook. */
   readonly quick: boolean;
+  /** This host's interfaces; default `os.networkInterfaces()` (tests pass a host without IPv6). */
+  readonly interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 /** Bound of each step in quick mode. */
@@ -49,9 +53,10 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
     readSocketTable(timeoutMs),
     options.quick ? Promise.resolve([]) : probeLoopback(targets, timeoutMs),
   ]);
-  const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, targets, timeoutMs);
+  const plan = planSelfTest(targets, table.sockets, localAddresses(options.interfaces ?? os.networkInterfaces()));
+  const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, plan, table.sockets, timeoutMs);
   const ports = targetPorts(targets).flatMap((port) =>
-    judgePort({ port, ...table, daemon, selfTestPassed: selfTest?.passedThrough(port) ?? false }),
+    judgePort({ port, ...table, daemon, ...(selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) }) }),
   );
   if (options.quick) return [control.check, ...ports];
   const skippedSelfTest: Check[] =

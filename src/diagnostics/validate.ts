@@ -44,6 +44,8 @@ export interface ValidateOptions {
   readonly expect?: string;
   /** Per connection attempt, default 10000 (Boulder uses 10 s). */
   readonly timeoutMs?: number;
+  /** Set by the doctor's self-test: hints then do not tell the operator to run the doctor. */
+  readonly inDoctor?: boolean;
   /** Injectable for tests; default: AAAA and A lookups with node:dns (not getaddrinfo). */
   readonly resolve?: (name: string) => Promise<{ v6: string[]; v4: string[] }>;
 }
@@ -94,7 +96,7 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
   const timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_VALIDATE_TIMEOUT_MS);
   const resolve = options.resolve ?? resolveAddresses;
   const human = formatIdentifier(identifier);
-  const context: HintContext = { identifier: human, sni: identifier.sni, timeoutMs };
+  const context: HintContext = { identifier: human, sni: identifier.sni, timeoutMs, ...(options.inDoctor ? { inDoctor: true } : {}) };
   const base = { identifier: human, sni: identifier.sni };
 
   let addresses: ResolvedAddresses;
