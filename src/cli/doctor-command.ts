@@ -50,6 +50,16 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
           default: envOr('dehydrated-config', undefined),
           describe: 'dehydrated\'s config file (default: /etc/dehydrated/config, /usr/local/etc/dehydrated/config, ./config)',
         })
+        .option('state', {
+          type: 'string',
+          default: envOr('state', undefined),
+          describe: 'the daemon\'s --state file: check that its directory is writable by the daemon\'s --user',
+        })
+        .option('user', {
+          type: 'string',
+          default: envOr('user', undefined),
+          describe: 'the daemon\'s --user, for the --state check (default: the user running doctor)',
+        })
         .option('quick', {
           type: 'boolean',
           default: envOr('quick', 'false') === 'true',
@@ -74,6 +84,8 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
         quick: args.quick,
         ...(listen === undefined ? {} : { listen }),
         ...(args.dehydratedConfig === undefined ? {} : { dehydratedConfig: args.dehydratedConfig }),
+        ...(args.state === undefined ? {} : { state: args.state }),
+        ...(args.user === undefined ? {} : { user: args.user }),
       });
       context.io.stdout.write(args.json ? checklistJson(checks) : formatChecklist(checks));
       context.setExitCode(hasFailure(checks) ? 1 : 0);

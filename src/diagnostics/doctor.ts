@@ -16,6 +16,7 @@ import { judgePort, type ListeningSocket } from './port-owner.js';
 import { runSelfTest } from './self-test.js';
 import { localAddresses, planSelfTest } from './self-test-plan.js';
 import { readSocketTable } from './socket-table.js';
+import { checkStateDirectory } from './state-dir-check.js';
 
 /** What to examine. */
 export interface DoctorOptions {
@@ -31,6 +32,10 @@ export interface DoctorOptions {
   readonly dehydratedConfig?: string;
   /** Control socket and port owners only, each bounded to {@link QUICK_TIMEOUT_MS}: for the hook's startup_hook. */
   readonly quick: boolean;
+  /** The daemon's --state file: its directory must be writable by `user`. */
+  readonly state?: string;
+  /** The daemon's --user; undefined: it serves as the user running the doctor. */
+  readonly user?: string;
   /** This host's interfaces; default `os.networkInterfaces()` (tests pass a host without IPv6). */
   readonly interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
@@ -58,8 +63,9 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   const ports = targetPorts(targets).flatMap((port) =>
     judgePort({ port, ...table, daemon, ...(selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) }) }),
   );
-  if (options.quick) return [control.check, ...ports];
+  const state = options.state === undefined ? [] : [await checkStateDirectory(options.state, options.user)];
+  if (options.quick) return [control.check, ...ports, ...state];
   const skippedSelfTest: Check[] =
     selfTest === undefined ? [{ id: 'self-test', status: 'info', title: 'self-test skipped: it needs the control socket' }] : [];
-  return [control.check, ...ports, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...(config?.checks ?? [])];
+  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...(config?.checks ?? [])];
 }

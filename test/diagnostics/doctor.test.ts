@@ -2,7 +2,7 @@
  * The doctor against real things: an in-process daemon on ephemeral ports, nginx holding a port, nginx stream in
  * front of a daemon that takes PROXY headers only, no daemon at all, and a user who may not use the socket.
  */
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { sendCommands } from '../../src/control/client.js';
@@ -196,4 +196,21 @@ t.test('a host without IPv6 loopback: the [::] socket is reported untested, neve
   t.match(line?.title, /listens on \[::\], not alpn-responder as far as can be told: not tested, this host has no IPv6 loopback \(::1\)/, show(checks));
   t.not(line?.status, 'pass');
   t.notOk(lines(checks, 'self-test').some((c) => c.title.includes('[::1]')), 'no self-test over IPv6 was run');
+});
+
+t.test('--quick: the state directory must be writable by the user the daemon serves as', async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const stateDir = path.join(dir, 'state');
+  await mkdir(stateDir, { mode: 0o755 });
+  await chmod(dir, 0o755);
+  const nobody = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json'), user: 'nobody' });
+  t.match(lines(nobody, 'state'), [
+    { status: 'fail', title: new RegExp(`--user nobody \\(uid \\d+, gid \\d+\\) cannot write ${stateDir} \\(owner 0:0, mode 0755\\)`), remedy: /^chown \d+:\d+ / },
+  ]);
+  const self = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json') });
+  t.match(lines(self, 'state'), [{ status: process.getuid?.() === 0 ? 'pass' : 'fail' }], 'without --user: the doctor\'s own user');
+  const missing = await doctor({ controlPath, quick: true, state: path.join(dir, 'no', 'state.json'), user: 'nobody' });
+  t.match(lines(missing, 'state'), [{ status: 'fail', title: /no does not exist/, remedy: /^Create it/ }]);
+  const unknown = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json'), user: 'no-such-user-13' });
+  t.match(lines(unknown, 'state'), [{ status: 'fail', title: /no user "no-such-user-13"/ }]);
 });
