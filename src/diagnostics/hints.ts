@@ -126,6 +126,12 @@ function failureHint(failure: ProbeFailure, where: string, port: number, context
       return `the connection to ${where} was reset: a firewall or an SNI-filtering proxy in the path, or a server that refuses ${context.sni}`;
     case 'http':
       return `a plain-HTTP server answers on ${where}: port ${port} must speak TLS to alpn-responder; is a web server listening there without TLS? ${ownerAdvice(context)}`;
+    case 'not-tls':
+      return (
+        `${where} answered with "${failure.head}…", which is not TLS: a plain-HTTP server that answers without a ` +
+        `status line (Python's http.server does), or another protocol, listens on port ${port}; the CA names no ` +
+        `cause for this and says only "Error getting validation data"; ${ownerAdvice(context)}`
+      );
     case 'closed':
       return (
         `the server at ${where} closed the connection without finishing the handshake: alpn-responder started ` +
