@@ -171,7 +171,7 @@ export function judgePort(facts: PortFacts): Check[] {
         check(
           'warn',
           `the daemon reports ${daemonHere.map((l) => hostText(l.host)).join(', ')} but ${visibility.tool} shows no listener`,
-          'Run doctor in the same network namespace (container) as the daemon.',
+          'The daemon runs in another network namespace (a container) than this check: look from inside it (`ss -ltnp`).',
         ),
       ];
     }
@@ -204,7 +204,7 @@ export function judgePort(facts: PortFacts): Check[] {
     const who = ownerText(first, visibility);
     const where = listAddresses(sockets);
     const verdict = verdictOf(first);
-    const rootHint = first.pid === undefined && !visibility.root ? ' Run doctor as root to see which process it is.' : '';
+    const rootHint = first.pid === undefined && !visibility.root ? ` Only root sees which process it is: as root, \`ss -ltnp 'sport = :${port}'\` names it.` : '';
     if (verdict?.kind === 'passed') {
       checks.push(check('pass', `${who} on ${where} passes acme-tls/1 on to the daemon (the self-test via ${verdict.via} passed)`));
     } else if (verdict?.kind === 'failed') {
@@ -214,7 +214,7 @@ export function judgePort(facts: PortFacts): Check[] {
         check(
           'warn',
           `${who} listens on ${where}; whether it is alpn-responder cannot be told while the control socket does not answer`,
-          first.pid === undefined ? 'Fix the control socket first, and run doctor as root to see the process.' : 'Fix the control socket first.',
+          first.pid === undefined ? `Fix the control socket first; as root, \`ss -ltnp 'sport = :${port}'\` names the process.` : 'Fix the control socket first.',
         ),
       );
     } else if (verdict?.kind === 'untested') {

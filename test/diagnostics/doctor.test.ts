@@ -131,8 +131,9 @@ t.test('a user who may not use the socket is told which group to join', asRoot, 
   t.match(checks[0], {
     status: 'fail',
     title: /permission denied for user nobody/,
-    remedy: new RegExp(`${controlPath} belongs to group root \\(mode 0660\\): add nobody to it \\(usermod -aG root nobody`),
+    remedy: new RegExp(`${controlPath} belongs to group root \\(mode 0660\\), which must not be handed out: restart the daemon with --control-group set to a group made for it`),
   });
+  t.notMatch(checks[0]?.remedy, /usermod -aG root/, 'never: join group root');
   t.match(lines(checks, 'port')[0], { status: 'warn', title: /not root: process names hidden/ }, 'and the port owners it cannot see are said to be hidden');
 });
 
