@@ -7,6 +7,7 @@
 import os, { type NetworkInterfaceInfo } from 'node:os';
 import { DEFAULT_LISTEN } from '../constants.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
+import { checkBackends } from './backend-check.js';
 import type { Check } from './checklist.js';
 import { probeControl } from './control-probe.js';
 import { examineDehydratedConfig } from './dehydrated-config-files.js';
@@ -32,6 +33,9 @@ export interface DoctorOptions {
   readonly dehydratedConfig?: string;
   /** Control socket and port owners only, each bounded to {@link QUICK_TIMEOUT_MS}: for the hook's startup_hook. */
   readonly quick: boolean;
+  /** The daemon's --backend values: each must be reachable and speak TLS (after a PROXY header with `backendProxyProtocol`). */
+  readonly backends?: readonly string[];
+  readonly backendProxyProtocol?: 'v1' | 'v2';
   /** The daemon's --state file: its directory must be writable by `user`. */
   readonly state?: string;
   /** The daemon's --user; undefined: it serves as the user running the doctor. */
@@ -65,7 +69,12 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   );
   const state = options.state === undefined ? [] : [await checkStateDirectory(options.state, options.user)];
   if (options.quick) return [control.check, ...ports, ...state];
+  const backends = await checkBackends({
+    backends: options.backends ?? [],
+    timeoutMs,
+    ...(options.backendProxyProtocol === undefined ? {} : { proxyProtocol: options.backendProxyProtocol }),
+  });
   const skippedSelfTest: Check[] =
     selfTest === undefined ? [{ id: 'self-test', status: 'info', title: 'self-test skipped: it needs the control socket' }] : [];
-  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...(config?.checks ?? [])];
+  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...backends, ...(config?.checks ?? [])];
 }

@@ -9,7 +9,7 @@ import { HelloReader, type HelloLimits, type HelloOutcome, type HelloSettings } 
 import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './connection-limiter.js';
 import { Deadlines } from './deadlines.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
-import { passThrough } from './passthrough.js';
+import { isBackendFailure, passThrough } from './passthrough.js';
 import {
   formatProxyHeaderV1,
   formatProxyHeaderV2,
@@ -108,6 +108,8 @@ export class ConnectionHandler {
   readonly #dropped = new WeakMap<net.Socket, string>();
   /** One rate-limited log line per limit and action: under a flood they fire for every connection. */
   readonly #limitLogs: Record<'evicted' | LimitReason, RateLimitedLog>;
+  /** A dead or resetting backend fails every passed connection: one warn line a second, the rest counted. */
+  readonly #backendLog: RateLimitedLog;
   /**
    * Reads every connection's hello. Until a hello arrives a connection costs its socket and a few map entries: no
    * closure, timer or promise of its own (thousands of idle connections are an attack this daemon must absorb).
@@ -119,6 +121,7 @@ export class ConnectionHandler {
   constructor(options: ConnectionHandlerOptions) {
     this.#config = configFor(options);
     this.#limiter = new ConnectionLimiter(options.limits);
+    this.#backendLog = new RateLimitedLog(options.log, 'warn', 'backend-failed');
     this.#limitLogs = {
       evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'max-connections': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
@@ -260,6 +263,7 @@ export class ConnectionHandler {
           connectTimeoutMs: options.backendConnectTimeoutMs,
           idleTimeoutMs: options.idleTimeoutMs,
         });
+        if (isBackendFailure(outcome.reason)) this.#backendLog.hit({ backend: formatListenAddress(decision.backend), reason: outcome.reason });
         done('passed', {
           backend: formatListenAddress(decision.backend),
           up: outcome.bytesUp,
