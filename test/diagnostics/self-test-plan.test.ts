@@ -48,6 +48,12 @@ t.test('the daemon\'s dual-stack [::]: both families, each destination once (no 
   t.same(hosts(plan), ['daemon 127.0.0.1', 'daemon ::1']);
 });
 
+t.test('the daemon on 0.0.0.0 and --listen [::]: 127.0.0.1 once, and ::1 for the IPv6 side', async (t) => {
+  const sockets = listeningSockets([row('tcp', '0.0.0.0', '443', 1, 'node')]);
+  const plan = planSelfTest([daemonTarget('0.0.0.0'), { address: { host: '::', port: 443 }, daemon: false }], sockets, HOST);
+  t.same(hosts(plan), ['daemon 127.0.0.1', 'other ::1']);
+});
+
 t.test('a specific address is tested through itself', async (t) => {
   // ss prints an IPv6-only wildcard as `[::]`: IPv4 does not reach it.
   const sockets = listeningSockets([row('tcp', '[::]', '443', 1, 'node'), row('tcp', '192.0.2.10', '443', 2, 'nginx')]);
