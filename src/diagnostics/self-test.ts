@@ -127,14 +127,17 @@ export async function runSelfTest(
 }
 
 function verdict(socket: ListeningSocket, outcomes: readonly Outcome[], plan: SelfTestPlan, sockets: readonly ListeningSocket[]): SocketVerdict {
-  const landed = outcomes.filter((o) => connected(o.result) && socketFor(o.probe.host, o.probe.port, sockets) === socket);
+  // Compared by address and port, not identity: processes sharing one socket (nginx's master and workers, the
+  // daemon's workers) are listed once per process.
+  const same = (s: ListeningSocket | undefined): boolean => s !== undefined && s.address === socket.address && s.port === socket.port;
+  const landed = outcomes.filter((o) => connected(o.result) && same(socketFor(o.probe.host, o.probe.port, sockets)));
   const failed = landed.find((o) => !o.result.ok);
   if (failed !== undefined) return { kind: 'failed', via: where(failed.probe), problem: failed.result.problem ?? 'the validation failed' };
   const passed = landed[0];
   if (passed !== undefined) return { kind: 'passed', via: where(passed.probe) };
-  const planned = plan.untested.find((u) => u.socket === socket);
+  const planned = plan.untested.find((u) => same(u.socket));
   if (planned !== undefined) return { kind: 'untested', why: planned.why };
-  const tried = outcomes.filter((o) => socketFor(o.probe.host, o.probe.port, sockets) === socket);
+  const tried = outcomes.filter((o) => same(socketFor(o.probe.host, o.probe.port, sockets)));
   if (tried.length === 0) return { kind: 'untested', why: 'no self-test connection reaches it from this host' };
   return { kind: 'untested', why: `the self-test could not connect through it (${tried.map((o) => `${where(o.probe)}: ${o.result.problem ?? 'failed'}`).join('; ')})` };
 }
