@@ -153,8 +153,8 @@ async function startOpenssl(t: Test, dir: string, family: '-4' | '-6', accept: s
 }
 
 /** The built CLI's doctor: its exit code and what it printed. */
-async function doctorCli(controlPath: string, config: string) {
-  return run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'doctor', '--control', controlPath, '--dehydrated-config', config], { timeoutMs: 60_000 });
+async function doctorCli(controlPath: string, config: string, extra: readonly string[] = []) {
+  return run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'doctor', '--control', controlPath, '--dehydrated-config', config, ...extra], { timeoutMs: 60_000 });
 }
 
 const splitFamily = (await hasIPv6Loopback()) ? requirePeers(t, ['openssl'], true) : { skip: 'needs an IPv6 loopback' };
@@ -172,6 +172,10 @@ t.test('split family: openssl on [::] (IPv6-only), the daemon on 0.0.0.0: ✗ wi
   t.notMatch(result.stdout, /passes acme-tls\/1 on to the daemon/, 'no pass for a socket no self-test went through');
   t.notMatch(result.stdout, /nothing found that would make a validation fail/);
   t.notMatch(result.stdout, /run `alpn-responder doctor`|Run `alpn-responder doctor`/, 'doctor does not send you to doctor');
+
+  const quick = await doctorCli(controlPath, await goodConfig(dir), ['--quick']);
+  t.equal(quick.code, 1, quick.stdout + quick.stderr);
+  t.match(quick.stdout, new RegExp(`^✗ port ${port}: openssl \\(pid ${server.child.pid}\\) listens on \\[::\\], not alpn-responder$`, 'm'), '--quick: no self-test, no pass');
 });
 
 t.test('split family reversed: openssl on 0.0.0.0, the daemon on [::1]: ✗ through IPv4, exit 1', splitFamily, async (t) => {
