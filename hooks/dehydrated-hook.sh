@@ -4,7 +4,7 @@
 # dehydrated config:
 #   CHALLENGETYPE="tls-alpn-01"
 #   HOOK=/opt/alpn-responder/hooks/dehydrated-hook.sh
-#   HOOK_CHAIN="yes"          # optional: one call (and one control connection) for all names
+#   HOOK_CHAIN="yes"          # optional: one call for all names (one control connection with nc/socat, one per name with the CLI)
 #
 # Events:
 #   deploy_challenge DOMAIN TOKEN DIGEST [DOMAIN TOKEN DIGEST ...]

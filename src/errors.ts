@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   ERR_WORKER: 'A worker process (--workers) failed to start or stopped answering: the daemon log says why; `--workers 1` serves from one process.',
   ERR_PRIVILEGE_DROP: 'The daemon could not become the --user account: it needs CAP_SETUID and CAP_SETGID (root without them, e.g. in a restricted container, cannot).',
   ERR_NAME_NOT_RESOLVED: 'Create an A and/or AAAA record for the name, or pass an IP address.',
+  ERR_BAD_RESOLVER: 'Give --resolver as IP:PORT of a DNS server, IPv6 in brackets: 127.0.0.1:8053, [::1]:53.',
   ERR_BAD_PORT: 'Give a TCP port between 1 and 65535.',
   ERR_BAD_TIMEOUT: 'Give the timeout as a positive number of seconds, at most 600.',
   ERR_WATCH_DIR: 'Create the --watch-dir directory (dehydrated\'s ALPNCERTDIR) before starting, readable by the daemon.',

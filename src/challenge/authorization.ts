@@ -54,7 +54,42 @@ export function parseAuthorization(input: string): Uint8Array {
     throw bad(`${quoteInput(input)} is not a canonical base64url encoding of 32 bytes (the last character's two unused bits must be zero)`);
   }
   if (KEY_AUTHORIZATION.test(input)) return new Uint8Array(createHash('sha256').update(input, 'ascii').digest());
-  throw bad(`${quoteInput(input)} is not a key authorization: ${FORMS}`);
+  throw bad(`${quoteInput(input)} is not a key authorization: ${mistake(input)}; ${FORMS}`);
+}
+
+const HEX_OR_COLON = /[0-9a-fA-F:]/;
+const BASE64URL_CHAR = /[A-Za-z0-9_-]/;
+
+/** What is wrong with an input no form accepts: the form it looks closest to, how much it holds, the first bad character. */
+function mistake(input: string): string {
+  const at = (i: number): string => `${JSON.stringify(input[i])} at position ${i + 1}`;
+  if (input.length === 0) return 'it is empty';
+  if (input.includes(':')) {
+    const what = "it looks like dehydrated's colon-separated digest";
+    const badChar = [...input].findIndex((c) => !HEX_OR_COLON.test(c));
+    if (badChar >= 0) return `${what}, but ${at(badChar)} is not a hex digit`;
+    const bytes = input.split(':');
+    const odd = bytes.findIndex((b) => b.length !== 2);
+    if (odd >= 0) return `${what}, but byte ${odd + 1} is ${JSON.stringify(bytes[odd])}, not two hex digits`;
+    return `${what}, but it has ${bytes.length} bytes; a SHA-256 digest has ${DIGEST_LENGTH}`;
+  }
+  if (input.includes('.')) {
+    const what = 'it looks like a key authorization (token.thumbprint)';
+    const dot = input.indexOf('.');
+    const badChar = [...input].findIndex((c, i) => i !== dot && !BASE64URL_CHAR.test(c));
+    if (badChar >= 0) return `${what}, but ${at(badChar)} is not a base64url character`;
+    return `${what}, but the thumbprint after the "." has ${input.length - dot - 1} characters; a base64url SHA-256 has 43`;
+  }
+  if (/^[0-9a-fA-F]+$/.test(input)) {
+    return `it has ${input.length} hex digits (${Math.floor(input.length / 2)} bytes); a SHA-256 digest has 64 (${DIGEST_LENGTH} bytes)`;
+  }
+  const badChar = [...input].findIndex((c) => !BASE64URL_CHAR.test(c));
+  if (badChar >= 0) {
+    const c = input[badChar];
+    const why = c === '+' || c === '/' ? ' (that is plain base64: base64url writes - for + and _ for /)' : '';
+    return `${at(badChar)} is not a base64url character${why}`;
+  }
+  return `it has ${input.length} base64url characters (${Math.floor((input.length * 6) / 8)} bytes); a SHA-256 digest has 43 (${DIGEST_LENGTH} bytes)`;
 }
 
 /** 64 lower-case hex digits of a digest. */

@@ -50,6 +50,27 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
           default: envOr('dehydrated-config', undefined),
           describe: 'dehydrated\'s config file (default: /etc/dehydrated/config, /usr/local/etc/dehydrated/config, ./config)',
         })
+        .option('backend', {
+          type: 'string',
+          array: true,
+          ...(envOr('backend', undefined) === undefined ? {} : { default: splitList([envOr('backend', '')]) }),
+          describe: 'the daemon\'s --backend values, to check each is reachable and speaks TLS, repeatable',
+        })
+        .option('backend-proxy-protocol', {
+          choices: ['v1', 'v2'] as const,
+          default: envOr('backend-proxy-protocol', undefined) as 'v1' | 'v2' | undefined,
+          describe: 'the daemon\'s --backend-proxy-protocol: the backends must take a PROXY header first',
+        })
+        .option('state', {
+          type: 'string',
+          default: envOr('state', undefined),
+          describe: 'the daemon\'s --state file: check that its directory is writable by the daemon\'s --user',
+        })
+        .option('user', {
+          type: 'string',
+          default: envOr('user', undefined),
+          describe: 'the daemon\'s --user, for the --state check (default: the user running doctor)',
+        })
         .option('quick', {
           type: 'boolean',
           default: envOr('quick', 'false') === 'true',
@@ -74,6 +95,10 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
         quick: args.quick,
         ...(listen === undefined ? {} : { listen }),
         ...(args.dehydratedConfig === undefined ? {} : { dehydratedConfig: args.dehydratedConfig }),
+        ...(args.state === undefined ? {} : { state: args.state }),
+        ...(args.backend === undefined ? {} : { backends: splitList(args.backend) }),
+        ...(args.backendProxyProtocol === undefined ? {} : { backendProxyProtocol: args.backendProxyProtocol }),
+        ...(args.user === undefined ? {} : { user: args.user }),
       });
       context.io.stdout.write(args.json ? checklistJson(checks) : formatChecklist(checks));
       context.setExitCode(hasFailure(checks) ? 1 : 0);

@@ -24,6 +24,7 @@ export interface ValidateArgs {
   readonly host: string | undefined;
   readonly port: number;
   readonly expect: string | undefined;
+  readonly resolver: string | undefined;
   readonly json: boolean;
   /** Seconds. */
   readonly timeout: number;
@@ -55,8 +56,11 @@ export function validateCommand(
         .option('host', { type: 'string', default: fromEnv('host'), describe: 'connect to this IP or host name instead of resolving NAME' })
         .option('port', { type: 'number', default: Number(fromEnv('port') ?? DEFAULT_VALIDATE_PORT), describe: 'TCP port (the CA always uses 443)' })
         .option('expect', { type: 'string', default: fromEnv('expect'), describe: "also compare the key authorization: dehydrated's DIGEST, hex, base64url or token.thumbprint" })
+        .option('resolver', { type: 'string', default: fromEnv('resolver'), describe: 'IP:PORT of a DNS server to ask instead of the system resolver (/etc/hosts), e.g. a test DNS server' })
         .option('json', { type: 'boolean', default: fromEnv('json') === 'true', describe: 'print the result as JSON' })
-        .option('timeout', { type: 'number', default: Number(fromEnv('timeout') ?? DEFAULT_VALIDATE_TIMEOUT_MS / 1000), describe: 'seconds per connection attempt' }),
+        .option('timeout', { type: 'number', default: Number(fromEnv('timeout') ?? DEFAULT_VALIDATE_TIMEOUT_MS / 1000), describe: 'seconds per connection attempt' })
+        // The global --control is for the commands that talk to the daemon; validate does not.
+        .hide('control'),
     handler: async (args) => {
       let result: ValidationResult;
       try {
@@ -65,6 +69,7 @@ export function validateCommand(
           host: args.host,
           port: args.port,
           expect: args.expect,
+          resolver: args.resolver,
           timeoutMs: args.timeout * 1000,
         });
       } catch (error) {

@@ -3,7 +3,8 @@
  * Pebble) to the likely cause and what to do. Pure; shared by `doctor --explain` (which the hook's
  * `invalid_challenge` calls) and the doctor's self-test.
  */
-import { parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { CA_TEXTS, DOCTOR_REFERENCE, SECONDARY_PREFIX, type CaTextEntry } from './ca-texts-table.js';
 
 /** A CA problem and what to do about it. */
 export interface CaExplanation {
@@ -11,145 +12,88 @@ export interface CaExplanation {
   readonly type?: string;
   /** The CA's text. */
   readonly detail: string;
-  /** Most likely cause first; never empty. */
+  /** The table entry that explains it (see ca-texts-table.ts); absent when the text is not known. */
+  readonly known?: string;
+  /** True when a remote perspective failed while the CA's primary one passed ("During secondary validation: "). */
+  readonly secondary: boolean;
+  /** The address the CA connected to, when the text names one. */
+  readonly address?: string;
+  /** Most likely cause first, each with what to do; never empty. */
   readonly hints: readonly string[];
 }
 
 /** Longest input looked at: a challenge object is well under 4 KiB. */
 const MAX_INPUT = 64 * 1024;
 
-const DOCTOR = 'Run `alpn-responder doctor` on this host';
-
-/** Cause rules, most specific first: the first that matches is the main hint. */
-const CAUSES: readonly { readonly test: RegExp; readonly hint: string }[] = [
-  {
-    test: /acmeValidationV1 extension value \S+ but expected/i,
-    hint:
-      'The challenge certificate carried another digest: the name was deployed again in between (two dehydrated runs ' +
-      'at once, or another ACME client using the same daemon), or the DIGEST was changed on the way. Run one ' +
-      'dehydrated at a time; `alpn-responder list` shows the digest deployed for each name.',
-  },
-  {
-    test: /not self-signed|no acmeValidationV1 extension|acmeValidationV1 extension that is not Critical|malformed acmeValidationV1|unexpected extensions/i,
-    hint:
-      'Something other than alpn-responder answered the CA with an ordinary certificate: a web server or proxy on ' +
-      'port 443, on the other address family, or another host the name resolves to. ' +
-      `${DOCTOR}: it names who owns port 443 on IPv4 and IPv6.`,
-  },
-  {
-    test: /unexpected identifiers|wrong number of identifiers|does not match expected identifier|SAN extension does not match/i,
-    hint:
-      'The certificate that answered names another identifier: another TLS-ALPN responder, or a proxy routing by ' +
-      'SNI, answered instead of this daemon. Make sure port 443 reaches alpn-responder for this name (docs/layouts.md).',
-  },
-  {
-    test: /negotiate ALPN|no application protocol|acme-tls\/1/i,
-    hint:
-      'The server that answered does not speak acme-tls/1: a web server owns port 443, or a proxy in front does not ' +
-      'pass acme-tls/1 connections to alpn-responder. See docs/layouts.md for the three ways to share port 443.',
-  },
-  {
-    test: /only speaks HTTP|No certs presented/i,
-    hint:
-      'A server that is not alpn-responder answered on port 443 (plain HTTP, or TLS without a certificate): move ' +
-      `it off port 443 or behind the daemon (docs/layouts.md). ${DOCTOR}: it names who owns the port.`,
-  },
-  {
-    test: /unrecognized.name/i,
-    hint:
-      'The server that answered had no challenge for this name: it was not deployed, already cleaned, expired (TTL), ' +
-      'or deployed to another daemon (check ALPN_RESPONDER_CONTROL and that port 443 reaches the daemon the hook ' +
-      'talks to). `alpn-responder list` shows what is deployed.',
-  },
-  {
-    test: /DNS problem|NXDOMAIN|SERVFAIL|no valid (?:IP addresses|A records|AAAA records)|no such host/i,
-    hint: "The name does not resolve to this host in public DNS: fix its A/AAAA records (the CA connects to them).",
-  },
-  {
-    test: /no IPv4 addresses to try as fallback/i,
-    hint:
-      'The name has only IPv6 addresses and the CA could not connect over IPv6: make the daemon listen on ' +
-      "[::]:443 and open port 443 for IPv6, or give the name an A record.",
-  },
-  {
-    test: /Timeout after connect/i,
-    hint:
-      'The CA connected but got no TLS handshake in time: something that is not a TLS server owns port 443, a ' +
-      'daemon started with --accept-proxy-protocol waits for a PROXY header the CA never sends, or the host is ' +
-      'overloaded.',
-  },
-  {
-    test: /connection refused/i,
-    hint:
-      'Nothing accepted the connection on port 443 at the address the CA used: start the daemon, listen on ' +
-      `[::]:443 (IPv4 and IPv6), and check that the address is this host's. ${DOCTOR}.`,
-  },
-  {
-    test: /timeout|timed out|deadline exceeded/i,
-    hint:
-      'The CA got no answer: a firewall drops port 443 (open TCP 443 from the internet, IPv4 and IPv6), or the ' +
-      "name's A/AAAA record points to another host.",
-  },
-  {
-    test: /network unreachable|no route to host/i,
-    hint:
-      "The CA has no route to the name's address: check the A/AAAA records, and that this host's IPv6 (if it has an " +
-      'AAAA record) is reachable from the internet.',
-  },
-  {
-    test: /connection reset|reset by peer|\bEOF\b|broken pipe/i,
-    hint:
-      'The connection was cut before the TLS handshake finished: a firewall or IPS, a proxy that does not pass TLS ' +
-      'through unchanged, or a daemon started with --accept-proxy-protocol that was reached without a PROXY header.',
-  },
-  {
-    // The alert the daemon refuses a handshake with over --handshake-rate (src/net/connection-handler.ts).
-    test: /tls: internal error/i,
-    hint:
-      'The daemon may have refused the handshake because the address it came from had used up its --handshake-burst ' +
-      '(refilled at --handshake-rate a second): its log then shows event=connection-limit limit=handshake-rate with ' +
-      "the CA's address. Raise both if a CA (or your own checks from one address) validates many names at once.",
-  },
-  {
-    test: /handshake failure|tls:|Error getting validation data/i,
-    hint:
-      `The TLS handshake with the CA failed before any certificate check: another TLS server answered, or a proxy ` +
-      `interfered. ${DOCTOR}; the daemon log shows whether the CA's connection arrived (event=connection).`,
-  },
-];
+const SECONDARY_HINT =
+  'The CA validates from several places and its primary perspective passed, so this host answered right; a remote perspective ' +
+  'reached something else. Usual causes: GeoDNS answering other regions with another address, an anycast address that lands on ' +
+  'another node, a second node serving the name without the challenge (run every node with the same --store, docs/cluster.md), or a ' +
+  'firewall or geo-block that admits only some source networks. Every address the name resolves to, from anywhere, must reach a ' +
+  'daemon that has the challenge.';
 
 const IPV6_HINT =
-  'The CA connected over IPv6 (the name has an AAAA record, which the CA tries first): the daemon must listen on ' +
-  "[::]:443 and port 443 must be open for IPv6 — or remove the AAAA record if this host has no working IPv6.";
+  'The CA connected over IPv6 (the name has an AAAA record, which the CA tries first, and a wrong answer there is final): the ' +
+  'daemon must listen on [::]:443 and port 443 must be open for IPv6 — or remove the AAAA record if this host has no working IPv6.';
 
-const SECONDARY_HINT =
-  "The CA validates from several places: at least one of them could not reach the host. Don't restrict port 443 " +
-  'to some source addresses or countries.';
-
-const FALLBACK_HINT =
-  `${DOCTOR} for a full check; the daemon log shows each connection it got (event=connection … outcome=…).`;
+const UNKNOWN_HINT =
+  'alpn-responder does not know this CA text: it is none of the tls-alpn-01 problems of Let\'s Encrypt (Boulder) or Pebble in its ' +
+  'table (docs/doctor.md lists them), so no cause can be named with confidence. Run `alpn-responder doctor` on this host and ' +
+  '`alpn-responder validate NAME` from outside; the daemon log shows each connection it got (event=connection … outcome=…).';
 
 /**
- * True when the text names an IPv6 address the way CAs print it: `[2001:db8::1]:443`, `"2001:db8::1"`, or a
- * `2001:db8::1: ` prefix.
+ * The address a CA text names: Boulder's `192.0.2.1: ` or `2001:db8::1: ` prefix, `from [2001:db8::1]:443`, or
+ * `at "2001:db8::1"`.
  */
-function namesIPv6Address(detail: string): boolean {
+export function namedAddress(detail: string): string | undefined {
   const candidates = [
-    ...[...detail.matchAll(/[["]([0-9A-Fa-f:.]+)[\]"]/g)].map((m) => m[1] ?? ''),
-    ...[...detail.matchAll(/(?:^|\s)([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}):(?:\s|$)/g)].map((m) => m[1] ?? ''),
+    /^([0-9A-Fa-f:.]+): /.exec(detail)?.[1],
+    /from \[([0-9A-Fa-f:.]+)\]:\d+/.exec(detail)?.[1],
+    /from (\d{1,3}(?:\.\d{1,3}){3}):\d+/.exec(detail)?.[1],
+    /at "([0-9A-Fa-f:.]+)"/.exec(detail)?.[1],
   ];
-  return candidates.some((candidate) => parseIPv6(candidate) !== undefined);
+  for (const candidate of candidates) {
+    if (candidate === undefined) continue;
+    const bytes = parseIPv4(candidate) ?? parseIPv6(candidate);
+    if (bytes !== undefined) return formatIpAddress(bytes);
+  }
+  return undefined;
 }
 
-/** Hints for a CA problem text: the main cause, then what the address and the wording add. */
-export function caHints(detail: string): string[] {
+/** The table entry for a CA text (without the secondary prefix), or undefined. */
+export function knownCaText(detail: string): CaTextEntry | undefined {
+  return CA_TEXTS.find((entry) => entry.test.test(detail));
+}
+
+function analyse(detail: string): Omit<CaExplanation, 'type' | 'detail'> {
+  const secondary = detail.startsWith(SECONDARY_PREFIX);
+  const inner = secondary ? detail.slice(SECONDARY_PREFIX.length) : detail;
+  const entry = knownCaText(inner);
+  const address = namedAddress(inner);
   const hints: string[] = [];
-  const cause = CAUSES.find((rule) => rule.test.test(detail));
-  if (cause) hints.push(cause.hint);
-  if (namesIPv6Address(detail)) hints.push(IPV6_HINT);
-  if (/secondary validation|remote perspective|perspectives/i.test(detail)) hints.push(SECONDARY_HINT);
-  if (hints.length === 0) hints.push(FALLBACK_HINT);
-  return hints;
+  // A CA-side failure or a region count is not about what answered: the generic multi-perspective text would mislead.
+  const perspectiveText = entry?.id === 'ca-internal' || entry?.id === 'rir-corroboration';
+  if (secondary && !perspectiveText) hints.push(SECONDARY_HINT);
+  hints.push(entry === undefined ? UNKNOWN_HINT : `${entry.cause} ${entry.fix}`);
+  if (address?.includes(':')) hints.push(IPV6_HINT);
+  if (secondary && address !== undefined && !perspectiveText) {
+    hints.push(`The remote perspective connected to ${address}: check that this address is one of this host's (or of a node with the challenge).`);
+  }
+  return { ...(entry === undefined ? {} : { known: entry.id }), secondary, ...(address === undefined ? {} : { address }), hints };
+}
+
+/**
+ * Hints for a CA problem text: a multi-perspective failure first, then the main cause and fix, then what the address
+ * adds. `inDoctor`: for the doctor's own output, which must not send the operator to the doctor.
+ */
+export function caHints(detail: string, options: { readonly inDoctor?: boolean } = {}): string[] {
+  const hints = [...analyse(detail).hints];
+  if (!options.inDoctor) return hints;
+  return hints.map((hint) =>
+    hint
+      .replaceAll(DOCTOR_REFERENCE, 'the port lines above name process, pid and address')
+      .replaceAll('Run `alpn-responder doctor` on this host and ', 'Run '),
+  );
 }
 
 interface Problem {
@@ -216,5 +160,5 @@ export function explainCaResponse(response: string): CaExplanation {
     }
   }
   const detail = problem?.detail ?? text;
-  return { ...(problem?.type === undefined ? {} : { type: problem.type }), detail, hints: caHints(detail) };
+  return { ...(problem?.type === undefined ? {} : { type: problem.type }), detail, ...analyse(detail) };
 }

@@ -20,6 +20,18 @@ export type ProbeFailure =
   | { readonly phase: 'handshake'; readonly reason: 'alert'; readonly alert: number; readonly message: string }
   | {
       readonly phase: 'handshake';
+      /**
+       * The first bytes back were neither a TLS record nor `HTTP/` (an HTTP/0.9-style error page such as Python's
+       * http.server sends, an SSH banner, …): Go refuses the record header and Boulder, seeing no `HTTP/`, says
+       * only "Error getting validation data".
+       */
+      readonly reason: 'not-tls';
+      /** The first bytes, printable ASCII kept and the rest escaped, for hints. */
+      readonly head: string;
+      readonly message: string;
+    }
+  | {
+      readonly phase: 'handshake';
       /** `http`: the first bytes back were `HTTP/`; `closed`: the peer closed without an alert. */
       readonly reason: 'http' | 'reset' | 'timeout' | 'closed' | 'other';
       readonly message: string;
@@ -106,6 +118,7 @@ function connectionProblem(failure: ProbeFailure): string {
       // A close_notify during the handshake is io.EOF to Go, not an alert error.
       return failure.alert === 0 ? CONNECTION_PROBLEMS.generic : `remote error: ${goAlertError(failure.alert)}`;
     case 'closed':
+    case 'not-tls':
     case 'other':
       return CONNECTION_PROBLEMS.generic;
   }

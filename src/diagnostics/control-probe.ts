@@ -35,14 +35,21 @@ function userName(): string {
   }
 }
 
-/** Names what stops this user: the socket's group and mode, or the directory's when the socket cannot even be seen. */
+/**
+ * Names what stops this user: the socket's group and mode, or the directory's when the socket cannot even be seen.
+ * Never suggests joining group root (gid 0): that is what a socket made by a daemon started as root with
+ * `--control-group "$(id -gn)"` has, and root's group grants far more than the socket.
+ */
 async function permissionRemedy(socketPath: string): Promise<string> {
   const user = userName();
+  const ownGroup = 'restart the daemon with --control-group set to a group made for it (groupadd alpn-responder; usermod -aG ' +
+    `alpn-responder ${user}, then log in again)`;
   for (const candidate of [socketPath, path.dirname(socketPath)]) {
     const info = await stat(candidate).catch(() => undefined);
     if (info === undefined) continue;
     const group = await groupName(info.gid);
     const mode = (info.mode & 0o777).toString(8).padStart(4, '0');
+    if (info.gid === 0) return `${candidate} belongs to group ${group} (mode ${mode}), which must not be handed out: ${ownGroup}.`;
     return (
       `${candidate} belongs to group ${group} (mode ${mode}): add ${user} to it (usermod -aG ${group} ${user}, then log in ` +
       `again), or start the daemon with --control-group set to a group of ${user}.`

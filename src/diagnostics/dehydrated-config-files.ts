@@ -18,6 +18,39 @@ import {
 /** Where dehydrated looks for its config when not given one, in its order (`config` is relative to its cwd). */
 const DEHYDRATED_CONFIG_PATHS = ['/etc/dehydrated/config', '/usr/local/etc/dehydrated/config', 'config'] as const;
 
+/** Where dehydrated's scheduled runs are usually set up: their command lines name the config with -f. */
+const SCHEDULE_LOCATIONS = ['/etc/crontab', '/etc/cron.d', '/etc/cron.daily', '/etc/cron.weekly', '/etc/systemd/system', '/lib/systemd/system'] as const;
+
+/** Most files read while looking for dehydrated's command line. */
+const MAX_SCHEDULE_FILES = 200;
+
+/** `dehydrated … -f FILE` / `--config FILE` in a crontab line or an ExecStart=. */
+const DEHYDRATED_CONFIG_ARGUMENT = /\bdehydrated\b[^\n]*?\s(?:-f|--config)[=\s]+["']?([^\s"';|&]+)/;
+
+/**
+ * The config dehydrated is started with, when a crontab or systemd unit names one with -f: the first found in
+ * `locations` (files, or directories whose files are read), or undefined.
+ */
+export async function scheduledConfig(locations: readonly string[] = SCHEDULE_LOCATIONS): Promise<{ file: string; where: string } | undefined> {
+  let read = 0;
+  for (const location of locations) {
+    const info = await stat(location).catch(() => undefined);
+    if (info === undefined) continue;
+    const files = info.isDirectory() ? ((await readdir(location).catch(() => [])) as string[]).sort().map((name) => path.join(location, name)) : [location];
+    for (const file of files) {
+      if (read++ >= MAX_SCHEDULE_FILES) return undefined;
+      if (!(await isFile(file))) continue;
+      const text = await readBounded(file).catch(() => '');
+      for (const line of text.split('\n')) {
+        if (/^\s*#/.test(line)) continue;
+        const found = DEHYDRATED_CONFIG_ARGUMENT.exec(line)?.[1];
+        if (found !== undefined) return { file: found, where: file };
+      }
+    }
+  }
+  return undefined;
+}
+
 /** This project's hook, next to `src/` or `dist/`. */
 export const OUR_HOOK = fileURLToPath(new URL('../../hooks/dehydrated-hook.sh', import.meta.url));
 
@@ -87,6 +120,7 @@ export async function examineDehydratedConfig(
   given: string | undefined,
   searchPaths: readonly string[] = DEHYDRATED_CONFIG_PATHS,
   ourHook: string = OUR_HOOK,
+  scheduleLocations: readonly string[] = SCHEDULE_LOCATIONS,
 ): Promise<DehydratedConfigReport> {
   let configPath: string | undefined;
   if (given !== undefined) configPath = path.resolve(given);
@@ -98,8 +132,12 @@ export async function examineDehydratedConfig(
       }
     }
   }
+  const scheduled = given === undefined ? await scheduledConfig(scheduleLocations) : undefined;
   if (configPath === undefined) {
-    return skipped('info', `no config at ${searchPaths.join(', ')}; pass --dehydrated-config FILE to check one`);
+    if (scheduled !== undefined) {
+      return skipped('warn', `no config at ${searchPaths.join(', ')}, but dehydrated is started with -f ${scheduled.file} (${scheduled.where})`, `Pass it: --dehydrated-config ${scheduled.file}.`);
+    }
+    return skipped('info', `no config at ${searchPaths.join(', ')}; pass --dehydrated-config FILE to check the one dehydrated uses`);
   }
   let text: string;
   try {
@@ -136,6 +174,8 @@ export async function examineDehydratedConfig(
     ...(hookValue ? { hook: await hookFacts(hookValue, ourHook) } : {}),
     ...(unreadConfD === undefined ? {} : { unreadConfD }),
     ...(missingConfD === undefined ? {} : { missingConfD }),
+    ...(given === undefined ? { defaulted: true } : {}),
+    ...(scheduled !== undefined && path.resolve(scheduled.file) !== configPath ? { inUse: scheduled } : {}),
   };
   const controlPath = exportedControlPath(vars);
   return { checks: judgeDehydratedConfig(facts), ...(controlPath === undefined ? {} : { controlPath }) };

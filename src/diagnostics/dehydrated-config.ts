@@ -143,6 +143,10 @@ export interface DehydratedConfigFacts {
   readonly unreadConfD?: string;
   /** CONFIG_D names no directory: dehydrated stops before doing anything. */
   readonly missingConfD?: string;
+  /** True when the config was found at dehydrated's default path, not given with --dehydrated-config. */
+  readonly defaulted?: boolean;
+  /** Another config that dehydrated is started with (`dehydrated -f FILE` in cron or a systemd unit), and where. */
+  readonly inUse?: { readonly file: string; readonly where: string };
 }
 
 const OUR_HOOK_EXAMPLE = 'HOOK="/opt/alpn-responder/hooks/dehydrated-hook.sh"';
@@ -156,7 +160,18 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
     ...(remedy === undefined ? {} : { remedy }),
   });
   const { vars } = facts;
-  const checks: Check[] = [check('info', `read ${facts.files.join(', ')}`)];
+  const checks: Check[] = [check('info', `read ${facts.files.join(', ')}${facts.defaulted ? " (dehydrated's default config)" : ''}`)];
+  if (facts.inUse !== undefined) {
+    checks.push(
+      check(
+        'warn',
+        `dehydrated is started with -f ${facts.inUse.file} (${facts.inUse.where}), not with the config read here`,
+        `Pass the config dehydrated really uses: --dehydrated-config ${facts.inUse.file}.`,
+      ),
+    );
+  }
+  // A config found by default may not be the one in use: dehydrated -f FILE reads another.
+  const notInUse = facts.defaulted ? ' If dehydrated runs with -f FILE, that file is the one to fix: pass it as --dehydrated-config FILE.' : '';
   if (facts.missingConfD !== undefined) {
     checks.push(check('fail', `CONFIG_D=${facts.missingConfD} is not a directory: dehydrated stops at once`, 'Create the directory or fix CONFIG_D.'));
   }
@@ -168,11 +183,11 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
 
   const type = vars.get('CHALLENGETYPE');
   if (type === undefined) {
-    checks.push(check('fail', 'CHALLENGETYPE is not set, so dehydrated uses http-01', 'Set CHALLENGETYPE="tls-alpn-01".'));
+    checks.push(check('fail', 'CHALLENGETYPE is not set, so dehydrated uses http-01', `Set CHALLENGETYPE="tls-alpn-01".${notInUse}`));
   } else if (type.value === undefined) {
     checks.push(check('warn', `CHALLENGETYPE=${type.raw} (${type.where}) cannot be read without running the shell`, 'Make sure it comes out as tls-alpn-01.'));
   } else if (type.value !== 'tls-alpn-01') {
-    checks.push(check('fail', `CHALLENGETYPE is ${JSON.stringify(type.value)} (${type.where}), not tls-alpn-01`, 'Set CHALLENGETYPE="tls-alpn-01".'));
+    checks.push(check('fail', `CHALLENGETYPE is ${JSON.stringify(type.value)} (${type.where}), not tls-alpn-01`, `Set CHALLENGETYPE="tls-alpn-01".${notInUse}`));
   } else {
     checks.push(check('pass', `CHALLENGETYPE is tls-alpn-01 (${type.where})`));
   }
@@ -180,7 +195,7 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
   const hook = vars.get('HOOK');
   const script = facts.hook;
   if (hook === undefined || hook.value === '') {
-    checks.push(check('fail', 'HOOK is not set: no challenge would reach alpn-responder', `Set ${OUR_HOOK_EXAMPLE} (the hooks/ directory of alpn-responder).`));
+    checks.push(check('fail', 'HOOK is not set: no challenge would reach alpn-responder', `Set ${OUR_HOOK_EXAMPLE} (the hooks/ directory of alpn-responder).${notInUse}`));
   } else if (hook.value === undefined || script === undefined) {
     checks.push(check('warn', `HOOK=${hook.raw} (${hook.where}) cannot be read without running the shell`, 'Make sure it names alpn-responder\'s hooks/dehydrated-hook.sh.'));
   } else if (!script.exists) {
@@ -198,7 +213,7 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
       ),
     );
   } else {
-    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) is not alpn-responder's hook and does not refer to it`, `Set ${OUR_HOOK_EXAMPLE}, and keep the old hook as ALPN_RESPONDER_NEXT_HOOK.`));
+    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) is not alpn-responder's hook and does not refer to it`, `Set ${OUR_HOOK_EXAMPLE}, and keep the old hook as ALPN_RESPONDER_NEXT_HOOK.${notInUse}`));
   }
 
   const chain = vars.get('HOOK_CHAIN')?.value ?? 'no';
@@ -206,8 +221,8 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
     check(
       'info',
       chain === 'yes'
-        ? 'HOOK_CHAIN=yes: one hook call (and one control connection) for all names of a certificate; fine'
-        : 'HOOK_CHAIN=no: one hook call per name; fine (HOOK_CHAIN=yes saves a connection per name)',
+        ? 'HOOK_CHAIN=yes: one hook call for all names of a certificate (one control connection with the nc and socat transports, one per name with the CLI); fine'
+        : 'HOOK_CHAIN=no: one hook call per name; fine (HOOK_CHAIN=yes saves the hook calls, and with the nc and socat transports the control connections)',
     ),
   );
 

@@ -4,16 +4,20 @@
  * control socket; the daemon's status names its listeners; the self-test tells whether a front proxy on a port
  * passes challenges on) and returns them in reading order.
  */
+import os, { type NetworkInterfaceInfo } from 'node:os';
 import { DEFAULT_LISTEN } from '../constants.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
+import { checkBackends } from './backend-check.js';
 import type { Check } from './checklist.js';
 import { probeControl } from './control-probe.js';
 import { examineDehydratedConfig } from './dehydrated-config-files.js';
 import { listenTargets, targetPorts } from './listen-targets.js';
 import { probeLoopback } from './loopback-probe.js';
-import { judgePort } from './port-owner.js';
+import { judgePort, type ListeningSocket } from './port-owner.js';
 import { runSelfTest } from './self-test.js';
+import { localAddresses, planSelfTest } from './self-test-plan.js';
 import { readSocketTable } from './socket-table.js';
+import { checkStateDirectory } from './state-dir-check.js';
 
 /** What to examine. */
 export interface DoctorOptions {
@@ -29,6 +33,15 @@ export interface DoctorOptions {
   readonly dehydratedConfig?: string;
   /** Control socket and port owners only, each bounded to {@link QUICK_TIMEOUT_MS}: for the hook's startup_hook. */
   readonly quick: boolean;
+  /** The daemon's --backend values: each must be reachable and speak TLS (after a PROXY header with `backendProxyProtocol`). */
+  readonly backends?: readonly string[];
+  readonly backendProxyProtocol?: 'v1' | 'v2';
+  /** The daemon's --state file: its directory must be writable by `user`. */
+  readonly state?: string;
+  /** The daemon's --user; undefined: it serves as the user running the doctor. */
+  readonly user?: string;
+  /** This host's interfaces; default `os.networkInterfaces()` (tests pass a host without IPv6). */
+  readonly interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 /** Bound of each step in quick mode. */
@@ -49,12 +62,19 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
     readSocketTable(timeoutMs),
     options.quick ? Promise.resolve([]) : probeLoopback(targets, timeoutMs),
   ]);
-  const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, targets, timeoutMs);
+  const plan = planSelfTest(targets, table.sockets, localAddresses(options.interfaces ?? os.networkInterfaces()));
+  const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, plan, table.sockets, timeoutMs);
   const ports = targetPorts(targets).flatMap((port) =>
-    judgePort({ port, ...table, daemon, selfTestPassed: selfTest?.passedThrough(port) ?? false }),
+    judgePort({ port, ...table, daemon, ...(selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) }) }),
   );
-  if (options.quick) return [control.check, ...ports];
+  const state = options.state === undefined ? [] : [await checkStateDirectory(options.state, options.user)];
+  if (options.quick) return [control.check, ...ports, ...state];
+  const backends = await checkBackends({
+    backends: options.backends ?? [],
+    timeoutMs,
+    ...(options.backendProxyProtocol === undefined ? {} : { proxyProtocol: options.backendProxyProtocol }),
+  });
   const skippedSelfTest: Check[] =
     selfTest === undefined ? [{ id: 'self-test', status: 'info', title: 'self-test skipped: it needs the control socket' }] : [];
-  return [control.check, ...ports, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...(config?.checks ?? [])];
+  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...backends, ...(config?.checks ?? [])];
 }

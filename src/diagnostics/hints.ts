@@ -29,9 +29,14 @@ export interface HintContext {
   readonly identifier: string;
   readonly sni: string;
   readonly timeoutMs: number;
+  /** True inside the doctor's self-test, whose own port lines name the owner: it must not send you to itself. */
+  readonly inDoctor?: boolean;
 }
 
-const DOCTOR = 'run `alpn-responder doctor` to see what owns the port';
+/** Where to look next for who owns the port. */
+function ownerAdvice(context: HintContext): string {
+  return context.inDoctor ? 'the port lines above name who owns the port' : 'run `alpn-responder doctor` to see what owns the port';
+}
 
 /** Cuts a CA_PROBLEMS template at its variable part, so problems can be told apart without copying their texts. */
 const SENTINEL = 'SENTINEL';
@@ -54,19 +59,19 @@ export function attemptHint(facts: AttemptFacts, context: HintContext): string {
   const where = formatListenAddress({ host: facts.address, port: facts.port });
   if (facts.failure !== undefined) return failureHint(facts.failure, where, facts.port, context);
   if (facts.check === undefined) {
-    return `the server at ${where} completed the handshake without a certificate: this is not alpn-responder answering; ${DOCTOR}`;
+    return `the server at ${where} completed the handshake without a certificate: this is not alpn-responder answering; ${ownerAdvice(context)}`;
   }
   if (!facts.check.ok && facts.check.stage === 'tls') {
     return (
       `this is not alpn-responder's certificate: the CA's TLS client (Go) cannot parse the certificate ${where} ` +
-      `serves (${facts.check.detail ?? 'malformed'}), so the handshake itself fails; ${DOCTOR}`
+      `serves (${facts.check.detail ?? 'malformed'}), so the handshake itself fails; ${ownerAdvice(context)}`
     );
   }
   if (facts.alpn !== ACME_TLS_ALPN) {
     const negotiated = facts.alpn === false || facts.alpn === undefined ? 'no protocol' : `"${facts.alpn}"`;
     return (
       `the server does not speak ${ACME_TLS_ALPN} (it negotiated ${negotiated}): a proxy in front may not pass it ` +
-      `through to alpn-responder, or another TLS server answered on ${where}${served(facts.certificate, ' (it served ', ')')}; ${DOCTOR}`
+      `through to alpn-responder, or another TLS server answered on ${where}${served(facts.certificate, ' (it served ', ')')}; ${ownerAdvice(context)}`
     );
   }
   if (!facts.check.ok) return certificateHint(facts.check.problem, facts.certificate, where, facts.port, context);
@@ -120,12 +125,18 @@ function failureHint(failure: ProbeFailure, where: string, port: number, context
     case 'reset':
       return `the connection to ${where} was reset: a firewall or an SNI-filtering proxy in the path, or a server that refuses ${context.sni}`;
     case 'http':
-      return `a plain-HTTP server answers on ${where}: port ${port} must speak TLS to alpn-responder; is a web server listening there without TLS? ${DOCTOR}`;
+      return `a plain-HTTP server answers on ${where}: port ${port} must speak TLS to alpn-responder; is a web server listening there without TLS? ${ownerAdvice(context)}`;
+    case 'not-tls':
+      return (
+        `${where} answered with "${failure.head}…", which is not TLS: a plain-HTTP server that answers without a ` +
+        `status line (Python's http.server does), or another protocol, listens on port ${port}; the CA names no ` +
+        `cause for this and says only "Error getting validation data"; ${ownerAdvice(context)}`
+      );
     case 'closed':
       return (
         `the server at ${where} closed the connection without finishing the handshake: alpn-responder started ` +
         `with --accept-proxy-protocol does this when no PROXY header comes first, and other servers when they ` +
-        `cannot serve ${context.sni}; ${DOCTOR}`
+        `cannot serve ${context.sni}; ${ownerAdvice(context)}`
       );
     case 'alert':
       return alertHint(failure.alert, where, context);
@@ -135,7 +146,7 @@ function failureHint(failure: ProbeFailure, where: string, port: number, context
       }
       return (
         `the TLS handshake with ${where} failed (${failure.message}): the server may offer only protocol ` +
-        `versions or ciphers the CA does not accept (it requires TLS 1.2 or later); ${DOCTOR}`
+        `versions or ciphers the CA does not accept (it requires TLS 1.2 or later); ${ownerAdvice(context)}`
       );
   }
 }
@@ -150,10 +161,10 @@ function alertHint(alert: number, where: string, context: HintContext): string {
   if (alert === ALERT.no_application_protocol) {
     return (
       `the server refused ${ACME_TLS_ALPN}: another TLS server (nginx, Apache, a CDN) answered on ${where} ` +
-      `instead of alpn-responder, or a proxy in front does not pass ${ACME_TLS_ALPN} through; ${DOCTOR}`
+      `instead of alpn-responder, or a proxy in front does not pass ${ACME_TLS_ALPN} through; ${ownerAdvice(context)}`
     );
   }
-  return `the server at ${where} refused the handshake with a TLS alert: it is not alpn-responder, or it cannot serve ${context.sni}; ${DOCTOR}`;
+  return `the server at ${where} refused the handshake with a TLS alert: it is not alpn-responder, or it cannot serve ${context.sni}; ${ownerAdvice(context)}`;
 }
 
 function certificateHint(
@@ -164,16 +175,16 @@ function certificateHint(
   context: HintContext,
 ): string {
   const notOurs = (why: string): string =>
-    `this is not alpn-responder's certificate: ${why}; another TLS-ALPN responder answered on ${where} — ${DOCTOR}`;
+    `this is not alpn-responder's certificate: ${why}; another TLS-ALPN responder answered on ${where} — ${ownerAdvice(context)}`;
   if (problem === CA_PROBLEMS.notSelfSigned) {
     const issued = certificate === undefined ? '' : ` — the served certificate for ${certificate.subject} was issued by ${certificate.issuer}`;
-    return `another TLS server answered on ${where}${issued}; is nginx/Apache (or another ACME client's responder) on port ${port}? ${DOCTOR}`;
+    return `another TLS server answered on ${where}${issued}; is nginx/Apache (or another ACME client's responder) on port ${port}? ${ownerAdvice(context)}`;
   }
   if (problem.startsWith(UNEXPECTED_EXTENSIONS) && problem.includes(ACME_IDENTIFIER_OID)) {
     return (
       `the certificate served${served(certificate, ' (', ')')} has no acmeIdentifier extension: an ordinary ` +
       `certificate, not a challenge one — another TLS server answered on ${where}, or a proxy routes ` +
-      `${ACME_TLS_ALPN} to the wrong backend; ${DOCTOR}`
+      `${ACME_TLS_ALPN} to the wrong backend; ${ownerAdvice(context)}`
     );
   }
   if (problem === CA_PROBLEMS.missingAcmeIdentifier) return notOurs('it has no acmeIdentifier extension');
@@ -183,7 +194,7 @@ function certificateHint(
     if (names.length === 1) {
       return (
         `a challenge certificate for ${names[0] ?? ''} was served when the CA asked for ${context.sni}: the ` +
-        `responder that answered ignores SNI (alpn-responder picks the certificate by SNI) — ${DOCTOR}`
+        `responder that answered ignores SNI (alpn-responder picks the certificate by SNI) — ${ownerAdvice(context)}`
       );
     }
     return notOurs(`its subjectAltName must name exactly ${context.identifier} and nothing else, not ${names.length === 0 ? 'nothing' : names.join(', ')}`);

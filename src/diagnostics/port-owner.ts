@@ -96,6 +96,15 @@ export function globalIPv6Addresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo
   return [...found].sort();
 }
 
+/**
+ * What the self-test says about one listening socket: a connection that landed on it passed (every one that did),
+ * one failed, or none landed on it.
+ */
+export type SocketVerdict =
+  | { readonly kind: 'passed'; readonly via: string }
+  | { readonly kind: 'failed'; readonly via: string; readonly problem: string }
+  | { readonly kind: 'untested'; readonly why: string };
+
 /** What the doctor knows about the daemon: undefined when its control socket did not answer. */
 export interface DaemonView {
   readonly listeners: readonly ListenAddress[];
@@ -109,8 +118,11 @@ export interface PortFacts {
   readonly daemon: DaemonView | undefined;
   /** This host's global IPv6 addresses, see {@link globalIPv6Addresses}. */
   readonly globalIPv6: readonly string[];
-  /** The self-test through this port passed: whoever owns it passes acme-tls/1 on to the daemon. */
-  readonly selfTestPassed?: boolean;
+  /**
+   * What the self-test connections that landed on a socket found (see `self-test-plan.ts`); absent when no
+   * self-test ran (`--quick`, or the control socket did not answer). A foreign socket passes only on `passed`.
+   */
+  readonly selfTest?: (socket: ListeningSocket) => SocketVerdict;
 }
 
 function isLoopback(address: string): boolean {
@@ -162,7 +174,7 @@ export function judgePort(facts: PortFacts): Check[] {
         check(
           'warn',
           `the daemon reports ${daemonHere.map((l) => hostText(l.host)).join(', ')} but ${visibility.tool} shows no listener`,
-          'Run doctor in the same network namespace (container) as the daemon.',
+          'The daemon runs in another network namespace (a container) than this check: look from inside it (`ss -ltnp`).',
         ),
       ];
     }
@@ -183,30 +195,47 @@ export function judgePort(facts: PortFacts): Check[] {
     const who = first.pid === undefined ? `alpn-responder (pid hidden${visibility.root ? '' : ': not root'})` : `alpn-responder (pid ${first.pid}, ${first.process ?? '?'})`;
     checks.push(check('pass', `${who} on ${listAddresses(ours)}${familyText(ours, isOurs)}`));
   }
-  const byOwner = new Map<string, ListeningSocket[]>();
-  for (const s of foreign) byOwner.set(String(s.pid), [...(byOwner.get(String(s.pid)) ?? []), s]);
-  for (const sockets of byOwner.values()) {
+  const verdictOf = (s: ListeningSocket): SocketVerdict | undefined => facts.selfTest?.(s);
+  // One line per owner and verdict: an owner's IPv4 socket may pass acme-tls/1 on while its IPv6 one does not.
+  const groups = new Map<string, ListeningSocket[]>();
+  for (const s of foreign) {
+    const key = `${String(s.pid)}\0${verdictOf(s)?.kind ?? 'none'}`;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  for (const sockets of groups.values()) {
     const first = sockets[0] as ListeningSocket;
     const who = ownerText(first, visibility);
     const where = listAddresses(sockets);
-    if (facts.selfTestPassed) {
-      checks.push(check('pass', `${who} on ${where} passes acme-tls/1 on to the daemon (the self-test through it passed)`));
+    const verdict = verdictOf(first);
+    const rootHint = first.pid === undefined && !visibility.root ? ` Only root sees which process it is: as root, \`ss -ltnp 'sport = :${port}'\` names it.` : '';
+    if (verdict?.kind === 'passed') {
+      checks.push(check('pass', `${who} on ${where} passes acme-tls/1 on to the daemon (the self-test via ${verdict.via} passed)`));
+    } else if (verdict?.kind === 'failed') {
+      checks.push(check('fail', `${who} listens on ${where}, not alpn-responder: the self-test via ${verdict.via} got "${verdict.problem}"`, `${MOVE_WEB_SERVER}${rootHint}`));
     } else if (daemon === undefined && (first.pid === undefined || NODE_PROCESS_NAMES.has(first.process ?? ''))) {
       checks.push(
         check(
           'warn',
           `${who} listens on ${where}; whether it is alpn-responder cannot be told while the control socket does not answer`,
-          first.pid === undefined ? 'Fix the control socket first, and run doctor as root to see the process.' : 'Fix the control socket first.',
+          first.pid === undefined ? `Fix the control socket first; as root, \`ss -ltnp 'sport = :${port}'\` names the process.` : 'Fix the control socket first.',
         ),
       );
+    } else if (verdict?.kind === 'untested') {
+      const text = `${who} listens on ${where}, not alpn-responder as far as can be told: not tested, ${verdict.why}`;
+      // Without any IPv6 address here the CA cannot reach an IPv6 socket either.
+      const unreachable = first.family === 'IPv6' && facts.globalIPv6.length === 0 && !sockets.some((s) => s.dualStack === true);
+      checks.push(
+        unreachable
+          ? check('warn', text, 'Harmless while this host has no global IPv6 address; once it has one, the CA\'s IPv6 connections reach this server.')
+          : check('fail', text, `${MOVE_WEB_SERVER}${rootHint}`),
+      );
     } else {
-      const rootHint = first.pid === undefined && !visibility.root ? ' Run doctor as root to see which process it is.' : '';
       checks.push(check('fail', `${who} listens on ${where}, not alpn-responder`, `${MOVE_WEB_SERVER}${rootHint}`));
     }
   }
 
   // Address families: only for ports the CA can reach (not a loopback port behind a front proxy).
-  const serving = facts.selfTestPassed ? entries : ours;
+  const serving = [...ours, ...foreign.filter((s) => verdictOf(s)?.kind === 'passed')];
   if (serving.some((s) => !isLoopback(s.address))) {
     const { v4, v6 } = families(serving, isOurs);
     const [globalV6] = facts.globalIPv6;

@@ -31,6 +31,12 @@ export type ProbeResult =
 /** A plain-HTTP server answers a ClientHello with `HTTP/1.x 400 …`; Boulder (Go) checks these first bytes. */
 const HTTP_RESPONSE_START = Buffer.from('HTTP/', 'latin1');
 
+/** Bytes of the server's first answer kept to name what answered when it is not TLS. */
+const HEAD_BYTES = 24;
+
+/** TLS record content types (RFC 8446 §5.1: change_cipher_spec 20 … heartbeat 24). */
+const TLS_CONTENT_TYPES = new Set([20, 21, 22, 23, 24]);
+
 /** OpenSSL ends the message of an error caused by a received alert with `SSL alert number N`. */
 const RECEIVED_ALERT = /SSL alert number (\d+)/;
 
@@ -46,9 +52,7 @@ class ObservedSocket extends Duplex {
   constructor(private readonly socket: net.Socket) {
     super();
     socket.on('data', (chunk: Buffer) => {
-      if (this.head.length < HTTP_RESPONSE_START.length) {
-        this.head = Buffer.concat([this.head, chunk]).subarray(0, HTTP_RESPONSE_START.length);
-      }
+      if (this.head.length < HEAD_BYTES) this.head = Buffer.concat([this.head, chunk]).subarray(0, HEAD_BYTES);
       if (!this.push(chunk)) socket.pause();
     });
     socket.on('end', () => {
@@ -153,10 +157,19 @@ function connectFailure(code: string | undefined): Extract<ProbeFailure, { phase
 /** Sorts a failed handshake the way Go's client and Boulder would see it. */
 function handshakeFailure(error: Error, observed: ObservedSocket): ProbeFailure {
   const message = error.message.trim();
-  if (observed.head.equals(HTTP_RESPONSE_START)) return { phase: 'handshake', reason: 'http', message };
+  const { head } = observed;
+  if (head.subarray(0, HTTP_RESPONSE_START.length).equals(HTTP_RESPONSE_START)) return { phase: 'handshake', reason: 'http', message };
+  if (head.length > 0 && !TLS_CONTENT_TYPES.has(head[0] as number)) {
+    return { phase: 'handshake', reason: 'not-tls', head: printable(head), message };
+  }
   const alert = RECEIVED_ALERT.exec(message);
   if (alert !== null) return { phase: 'handshake', reason: 'alert', alert: Number(alert[1]), message };
   if (observed.error?.code === 'ECONNRESET') return { phase: 'handshake', reason: 'reset', message };
   if (observed.peerClosed) return { phase: 'handshake', reason: 'closed', message };
   return { phase: 'handshake', reason: 'other', message };
+}
+
+/** `<!DOCTYPE HTML>\n<htm` with control bytes as `\xNN`, for a hint. */
+function printable(bytes: Buffer): string {
+  return [...bytes].map((b) => (b === 10 ? '\\n' : b === 13 ? '\\r' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
 }

@@ -5,7 +5,9 @@
  * Boulder's order: resolve AAAA and A; dial the first IPv6 address; only when that fails to connect or to finish
  * the handshake (which includes Go parsing the certificate) dial the first IPv4 address — a wrong answer over
  * IPv6 is final. Then: a certificate presented, `acme-tls/1` negotiated, and the certificate checks of
- * `checkChallengeCertificate`.
+ * `checkChallengeCertificate`. Which address comes first depends on the resolver's order, which DNS servers
+ * rotate, so every AAAA is tried as the first IPv6 address and, where the CA would fall back, every A as the first
+ * IPv4 one: the name passes only when the CA would accept it whichever order it gets.
  *
  * Not modelled: the CA refusing private and reserved addresses (a name resolving to 10.0.0.1 fails at Let's
  * Encrypt with "no valid A records found"), multi-perspective validation from several vantage points, CAA, and
@@ -19,7 +21,7 @@ import { ACME_TLS_ALPN } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, noFallbackProblem, resolutionProblem } from './ca-texts.js';
 import { attemptHint, fellBackHint, ipv6TrapHint, noFallbackHint, resolutionHint, type AttemptFacts, type HintContext } from './hints.js';
-import { resolveAddresses, type ResolvedAddresses } from './resolve-addresses.js';
+import { resolveAddresses, resolverServer, type ResolvedAddresses } from './resolve-addresses.js';
 import { summarizeCertificate, type CertificateSummary } from './served-certificate.js';
 import { probe } from './tls-probe.js';
 
@@ -44,7 +46,11 @@ export interface ValidateOptions {
   readonly expect?: string;
   /** Per connection attempt, default 10000 (Boulder uses 10 s). */
   readonly timeoutMs?: number;
-  /** Injectable for tests; default: AAAA and A lookups with node:dns (not getaddrinfo). */
+  /** Set by the doctor's self-test: hints then do not tell the operator to run the doctor. */
+  readonly inDoctor?: boolean;
+  /** `HOST:PORT` of a DNS server to ask instead of the system resolver (e.g. pebble-challtestsrv). */
+  readonly resolver?: string;
+  /** Injectable for tests; default: {@link resolveAddresses} with `resolver`. */
   readonly resolve?: (name: string) => Promise<{ v6: string[]; v4: string[] }>;
 }
 
@@ -92,9 +98,10 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
   const digest = options.expect === undefined ? undefined : parseAuthorization(options.expect);
   const port = checkPort(options.port ?? DEFAULT_VALIDATE_PORT);
   const timeoutMs = checkTimeout(options.timeoutMs ?? DEFAULT_VALIDATE_TIMEOUT_MS);
-  const resolve = options.resolve ?? resolveAddresses;
+  if (options.resolver !== undefined) resolverServer(options.resolver);
+  const resolve = options.resolve ?? ((name: string) => resolveAddresses(name, options.resolver === undefined ? {} : { server: options.resolver }));
   const human = formatIdentifier(identifier);
-  const context: HintContext = { identifier: human, sni: identifier.sni, timeoutMs };
+  const context: HintContext = { identifier: human, sni: identifier.sni, timeoutMs, ...(options.inDoctor ? { inDoctor: true } : {}) };
   const base = { identifier: human, sni: identifier.sni };
 
   let addresses: ResolvedAddresses;
@@ -111,36 +118,34 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
       return { ok: false, ...base, attempts: [], problem: error.message, hint: resolutionHint(human) };
     }
   }
-  const v6 = addresses.v6[0];
-  const v4 = addresses.v4[0];
   const attempt = (address: string): Promise<Evaluated> => evaluate(address, port, identifier, digest, timeoutMs);
+  const v6 = await Promise.all(addresses.v6.map(attempt));
+  // IPv4 is dialled when the CA would fall back to it, when there is no IPv6 address, or to tell whether a wrong
+  // IPv6 answer is the whole problem (not what the CA does; it never gets there).
+  const needV4 = v6.length === 0 || v6.some((a) => a.record.outcome !== 'accepted');
+  const v4 = needV4 ? await Promise.all(addresses.v4.map(attempt)) : [];
+  const attempts = [...v6, ...v4].map((a) => a.record);
+  const firstGood = (list: readonly Evaluated[]): Evaluated | undefined => list.find((a) => a.record.outcome === 'accepted');
 
-  let ipv6: Evaluated | undefined;
-  if (v6 !== undefined) {
-    ipv6 = await attempt(v6);
-    if (!fallsBack(ipv6)) {
-      const result = finish(base, [ipv6.record], ipv6, context);
-      if (result.ok || v4 === undefined) return result;
-      // Not what the CA does: IPv4 is dialled only to tell whether the IPv6 answer is the whole problem.
-      const ipv4 = await attempt(v4);
-      return ipv4.record.outcome === 'accepted' ? { ...result, hint: ipv6TrapHint(ipv6, v4, context) } : result;
-    }
+  // A wrong answer over IPv6 is final, whatever IPv4 would have said.
+  const wrong6 = v6.find((a) => a.record.outcome === 'rejected');
+  if (wrong6 !== undefined) {
+    // The IPv4 connections were the doctor's, not the CA's: they are not listed.
+    const result = finish(base, v6.map((a) => a.record), wrong6, context);
+    const good4 = firstGood(v4);
+    return good4 === undefined ? result : { ...result, hint: ipv6TrapHint(wrong6, good4.address, context) };
   }
-  if (v4 === undefined) {
-    return ipv6 === undefined
-      ? { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human) }
-      : {
-          ok: false,
-          ...base,
-          attempts: [ipv6.record],
-          problem: noFallbackProblem(human, ipv6.address),
-          hint: noFallbackHint(ipv6, context),
-        };
+  const fell6 = v6.find(fallsBack);
+  if (fell6 !== undefined && v4.length === 0) {
+    return { ok: false, ...base, attempts, problem: noFallbackProblem(human, fell6.address), hint: noFallbackHint(fell6, context) };
   }
-  const ipv4 = await attempt(v4);
-  const attempts = ipv6 === undefined ? [ipv4.record] : [ipv6.record, ipv4.record];
-  const result = finish(base, attempts, ipv4, context);
-  return result.ok && ipv6 !== undefined ? { ...result, hint: fellBackHint(ipv6, context) } : result;
+  if (v6.length > 0 && fell6 === undefined) return finish(base, attempts, firstGood(v6) as Evaluated, context);
+  if (v4.length === 0) {
+    return { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human) };
+  }
+  const bad4 = v4.find((a) => a.record.outcome !== 'accepted');
+  const result = finish(base, attempts, bad4 ?? (v4[0] as Evaluated), context);
+  return result.ok && fell6 !== undefined ? { ...result, hint: fellBackHint(fell6, context) } : result;
 }
 
 /** Boulder falls back to IPv4 exactly when getting the certificate failed: no connection, no handshake. */

@@ -10,7 +10,7 @@ import { ConnectionLimiter, type ConnectionLimits, type LimitReason } from './co
 import { Deadlines } from './deadlines.js';
 import { HandshakeRate, type HandshakeRateLimits } from './handshake-rate.js';
 import { formatListenAddress, type ListenAddress } from './listen-address.js';
-import { passThrough } from './passthrough.js';
+import { isBackendFailure, passThrough } from './passthrough.js';
 import {
   formatProxyHeaderV1,
   formatProxyHeaderV2,
@@ -115,6 +115,8 @@ export class ConnectionHandler {
   readonly #limitLogs: Record<'evicted' | 'handshake-rate' | LimitReason, RateLimitedLog>;
   /** Challenge handshakes each source may still start. */
   readonly #handshakes: HandshakeRate;
+  /** A dead or resetting backend fails every passed connection: one warn line a second, the rest counted. */
+  readonly #backendLog: RateLimitedLog;
   /**
    * Reads every connection's hello. Until a hello arrives a connection costs its socket and a few map entries: no
    * closure, timer or promise of its own (thousands of idle connections are an attack this daemon must absorb).
@@ -127,6 +129,7 @@ export class ConnectionHandler {
     this.#config = configFor(options);
     this.#limiter = new ConnectionLimiter(options.limits);
     this.#handshakes = new HandshakeRate(options.handshakeRate);
+    this.#backendLog = new RateLimitedLog(options.log, 'warn', 'backend-failed');
     this.#limitLogs = {
       evicted: new RateLimitedLog(options.log, 'warn', 'connection-limit'),
       'handshake-rate': new RateLimitedLog(options.log, 'warn', 'connection-limit'),
@@ -291,6 +294,7 @@ export class ConnectionHandler {
           connectTimeoutMs: options.backendConnectTimeoutMs,
           idleTimeoutMs: options.idleTimeoutMs,
         });
+        if (isBackendFailure(outcome.reason)) this.#backendLog.hit({ backend: formatListenAddress(decision.backend), reason: outcome.reason });
         done('passed', {
           backend: formatListenAddress(decision.backend),
           up: outcome.bytesUp,

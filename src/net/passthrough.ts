@@ -12,6 +12,15 @@ export interface PassthroughOutcome {
   readonly bytesDown: number;
 }
 
+/**
+ * True when a passed-through connection ended because of the backend, not the client: it could not be reached (or
+ * not in time), or it reset the connection. The operator must hear of these (`warn`); a client's own errors are
+ * everyday noise.
+ */
+export function isBackendFailure(reason: string | undefined): boolean {
+  return reason !== undefined && (reason.startsWith('backend-unreachable') || reason === 'backend-connect-timeout' || reason === 'backend-ECONNRESET');
+}
+
 /** Where and how to pass a connection on. */
 export interface PassthroughOptions {
   readonly host: string;

@@ -84,7 +84,7 @@ t.test('bad forms are refused with ERR_BAD_AUTHORIZATION', async (t) => {
 });
 
 t.test('messages name the accepted forms', async (t) => {
-  t.match(messageOf('nope'), /^"nope" is not a key authorization: expected .*colon-separated hex.*64 hex.*base64url.*token\.thumbprint/);
+  t.match(messageOf('nope'), /^"nope" is not a key authorization: it has 4 base64url characters \(3 bytes\); a SHA-256 digest has 43 \(32 bytes\); expected .*colon-separated hex.*64 hex.*base64url.*token\.thumbprint/);
   t.match(messageOf('a'.repeat(513)), /513 characters is too long \(at most 512\)/);
   t.notMatch(messageOf('a'.repeat(513)), /a{100}/, 'a long input is not echoed');
   t.match(messageOf(`${BASE64URL.slice(0, -1)}N`), /canonical/);
@@ -95,6 +95,18 @@ t.test('messages name the accepted forms', async (t) => {
   } catch (error) {
     t.match((error as AlpnResponderError).remedy, /DIGEST/);
   }
+});
+
+t.test('a mistyped digest: what was wrong, how many bytes, the first bad character and its position', async (t) => {
+  const colon = DIGEST_HEX.match(/../g)!;
+  t.match(messageOf(colon.slice(0, 31).join(':')), /colon-separated digest, but it has 31 bytes; a SHA-256 digest has 32;/);
+  t.match(messageOf([...colon.slice(0, 5), 'g7', ...colon.slice(6)].join(':')), /colon-separated digest, but "g" at position 16 is not a hex digit;/);
+  t.match(messageOf([...colon.slice(0, 2), 'abc', ...colon.slice(3)].join(':')), /but byte 3 is "abc", not two hex digits/);
+  t.match(messageOf(`${colon.join(':')}\n`), /"\\n" at position 96 is not a hex digit/, 'a pasted newline is named');
+  t.match(messageOf(DIGEST_HEX.slice(0, 63)), /it has 63 hex digits \(31 bytes\); a SHA-256 digest has 64 \(32 bytes\)/);
+  t.match(messageOf(`token.${'a'.repeat(42)}`), /token\.thumbprint\), but the thumbprint after the "\." has 42 characters; a base64url SHA-256 has 43/);
+  t.match(messageOf(`tok en.${'a'.repeat(43)}`), /" " at position 4 is not a base64url character/);
+  t.match(messageOf(`${'a'.repeat(20)}+${'b'.repeat(22)}`), /"\+" at position 21 is not a base64url character \(that is plain base64/);
 });
 
 t.test('the 512-character bound is checked first', async (t) => {

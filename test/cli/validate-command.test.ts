@@ -7,6 +7,7 @@ import { sendCommands } from '../../src/control/client.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger } from '../../src/log.js';
 import { testDaemonOptions } from '../helpers/daemon-options.js';
+import { CLI_PATH, requirePeers, run as runProcess } from '../helpers/daemon.js';
 import { shortTempDir } from '../helpers/tmp.js';
 
 const KEY_AUTHORIZATION = `token-cli.${'B'.repeat(43)}`;
@@ -90,4 +91,11 @@ t.test('bad input is a usage error, exit 2', async (t) => {
     t.match(out.stderr, /^alpn-responder: ERR_[A-Z_]+: .+\n  \S/);
     t.equal(out.stdout, '');
   }
+});
+
+t.test('validate --help: --resolver, and no --control (validate never talks to the daemon)', requirePeers(t, [], true), async (t) => {
+  const help = await runProcess(process.execPath, [CLI_PATH, 'validate', '--help']);
+  t.equal(help.code, 0, help.stderr);
+  t.match(help.stdout, /--resolver\s+IP:PORT of a DNS server/);
+  t.notMatch(help.stdout, /--control/);
 });

@@ -92,7 +92,7 @@ t.test('judgement', async (t) => {
     'info dehydrated: read config',
     'pass dehydrated: CHALLENGETYPE is tls-alpn-01 (config:1)',
     "pass dehydrated: HOOK is alpn-responder's hook (/opt/alpn-responder/hooks/dehydrated-hook.sh)",
-    'info dehydrated: HOOK_CHAIN=yes: one hook call (and one control connection) for all names of a certificate; fine',
+    'info dehydrated: HOOK_CHAIN=yes: one hook call for all names of a certificate (one control connection with the nc and socat transports, one per name with the CLI); fine',
   ]);
   t.match(judge(''), ['info', /^fail .*CHALLENGETYPE is not set, so dehydrated uses http-01/, /^fail .*HOOK is not set/, /^info .*HOOK_CHAIN=no: one hook call per name; fine/]);
   t.match(judge('CHALLENGETYPE=http-01\n')[1], /^fail .*"http-01" \(config:1\), not tls-alpn-01/);
@@ -155,11 +155,31 @@ t.test('finding and reading the files', async (t) => {
   t.match((await examineDehydratedConfig(missing)).checks[1], { status: 'fail', title: /is not a directory: dehydrated stops/ });
 
   t.match((await examineDehydratedConfig(path.join(dir, 'absent'))).checks, [{ status: 'warn', title: /cannot read .*absent \(ENOENT\)/ }]);
-  const searched = await examineDehydratedConfig(undefined, [path.join(dir, 'nope-1'), noConfD]);
-  t.match(searched.checks[0]?.title, `read ${noConfD}`, 'the first existing search path is used');
-  t.match((await examineDehydratedConfig(undefined, [path.join(dir, 'nope')])).checks, [{ status: 'info', title: /no config at/ }]);
+  const searched = await examineDehydratedConfig(undefined, [path.join(dir, 'nope-1'), noConfD], OUR_HOOK, []);
+  t.match(searched.checks[0]?.title, `read ${noConfD} (dehydrated's default config)`, 'the first existing search path is used');
+  t.match((await examineDehydratedConfig(undefined, [path.join(dir, 'nope')], OUR_HOOK, [])).checks, [{ status: 'info', title: /no config at/ }]);
 
   const huge = path.join(dir, 'huge');
   await writeFile(huge, `CHALLENGETYPE=tls-alpn-01\n${'#'.repeat(1024 * 1024)}\nHOOK=/beyond/the/bound\n`);
   t.match(hookCheck(await examineDehydratedConfig(huge))?.title, /HOOK is not set/, 'only the first 256 KiB are read');
+});
+
+t.test('the config dehydrated is started with (-f in cron or a unit) is suggested as --dehydrated-config', async (t) => {
+  const dir = shortTempDir(t);
+  const defaultConfig = path.join(dir, 'config');
+  await writeFile(defaultConfig, 'CHALLENGETYPE=http-01\n');
+  const cronD = path.join(dir, 'cron.d');
+  await mkdir(cronD);
+  await writeFile(path.join(cronD, 'dehydrated'), '# dehydrated -f /nope\n17 3 * * * root /usr/bin/dehydrated --cron -f /etc/dehydrated/alpn.conf >/dev/null\n');
+  const report = await examineDehydratedConfig(undefined, [defaultConfig], OUR_HOOK, [path.join(dir, 'crontab'), cronD]);
+  t.match(report.checks[1], {
+    status: 'warn',
+    title: `dehydrated: dehydrated is started with -f /etc/dehydrated/alpn.conf (${path.join(cronD, 'dehydrated')}), not with the config read here`,
+    remedy: 'Pass the config dehydrated really uses: --dehydrated-config /etc/dehydrated/alpn.conf.',
+  });
+  t.match(report.checks.find((c) => c.title.includes('CHALLENGETYPE'))?.remedy, /If dehydrated runs with -f FILE, that file is the one to fix: pass it as --dehydrated-config FILE\./);
+  const given = await examineDehydratedConfig(defaultConfig, [], OUR_HOOK, [cronD]);
+  t.notOk(given.checks.some((c) => /--dehydrated-config/.test(c.remedy ?? '')), 'a config given explicitly is taken as the one in use');
+  const none = await examineDehydratedConfig(undefined, [path.join(dir, 'nope')], OUR_HOOK, [cronD]);
+  t.match(none.checks, [{ status: 'warn', remedy: 'Pass it: --dehydrated-config /etc/dehydrated/alpn.conf.' }]);
 });

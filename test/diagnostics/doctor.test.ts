@@ -2,7 +2,7 @@
  * The doctor against real things: an in-process daemon on ephemeral ports, nginx holding a port, nginx stream in
  * front of a daemon that takes PROXY headers only, no daemon at all, and a user who may not use the socket.
  */
-import { chmod, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { sendCommands } from '../../src/control/client.js';
@@ -11,7 +11,7 @@ import type { Check } from '../../src/diagnostics/checklist.js';
 import { OUR_HOOK } from '../../src/diagnostics/dehydrated-config-files.js';
 import { runDoctor, type DoctorOptions } from '../../src/diagnostics/doctor.js';
 import { silentLogger } from '../../src/log.js';
-import { hasIPv6Loopback, REPO_ROOT, requirePeers, run, spawnManaged, waitUntil } from '../helpers/daemon.js';
+import { freePort, hasIPv6Loopback, REPO_ROOT, requirePeers, run, spawnManaged, waitUntil } from '../helpers/daemon.js';
 import { testDaemonOptions } from '../helpers/daemon-options.js';
 import { startNginx } from '../helpers/nginx.js';
 import { shortTempDir } from '../helpers/tmp.js';
@@ -72,7 +72,7 @@ t.test('nginx holding a port: the line names its pid and process, and the run fa
   const nginx = await startNginx(t, { mode: 'snippet', http: (port) => `server { listen 127.0.0.1:${port}; return 204; }` });
   const checks = await doctor({ controlPath, listen: [{ host: '127.0.0.1', port: nginx.port }], dehydratedConfig: await goodConfig(dir) });
   const owner = lines(checks, 'port').find((c) => c.title.startsWith(`port ${nginx.port}:`));
-  const match = /^port \d+: nginx \(pid (\d+)\) listens on 127\.0\.0\.1, not alpn-responder$/.exec(owner?.title ?? '');
+  const match = /^port \d+: nginx \(pid (\d+)\) listens on 127\.0\.0\.1, not alpn-responder: the self-test via 127\.0\.0\.1:\d+ got "127\.0\.0\.1: Server only speaks HTTP, not TLS"$/.exec(owner?.title ?? '');
   t.ok(match, `names nginx and its pid: ${owner?.title}`);
   const pid = Number(match?.[1]);
   const { stdout: ppid } = await run('ps', ['-o', 'ppid=', '-p', String(pid)]);
@@ -131,7 +131,91 @@ t.test('a user who may not use the socket is told which group to join', asRoot, 
   t.match(checks[0], {
     status: 'fail',
     title: /permission denied for user nobody/,
-    remedy: new RegExp(`${controlPath} belongs to group root \\(mode 0660\\): add nobody to it \\(usermod -aG root nobody`),
+    remedy: new RegExp(`${controlPath} belongs to group root \\(mode 0660\\), which must not be handed out: restart the daemon with --control-group set to a group made for it`),
   });
+  t.notMatch(checks[0]?.remedy, /usermod -aG root/, 'never: join group root');
   t.match(lines(checks, 'port')[0], { status: 'warn', title: /not root: process names hidden/ }, 'and the port owners it cannot see are said to be hidden');
+});
+
+/**
+ * openssl s_server with an ordinary certificate that still negotiates acme-tls/1, on `accept` (`-4`/`-6`); `-www`
+ * keeps it from reading stdin, whose end would stop it.
+ */
+async function startOpenssl(t: Test, dir: string, family: '-4' | '-6', accept: string) {
+  const key = path.join(dir, 'web.key');
+  const cert = path.join(dir, 'web.crt');
+  const made = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-subj', '/CN=www.example.org', '-days', '1']);
+  t.equal(made.code, 0, made.stderr);
+  const server = spawnManaged('openssl', 'openssl', ['s_server', family, '-accept', accept, '-alpn', 'acme-tls/1', '-cert', cert, '-key', key, '-www']);
+  t.teardown(() => server.stop());
+  await waitUntil('openssl s_server accepting', () => (server.output().includes('ACCEPT') ? true : server.exitState() === undefined ? undefined : false));
+  return server;
+}
+
+/** The built CLI's doctor: its exit code and what it printed. */
+async function doctorCli(controlPath: string, config: string, extra: readonly string[] = []) {
+  return run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'doctor', '--control', controlPath, '--dehydrated-config', config, ...extra], { timeoutMs: 60_000 });
+}
+
+const splitFamily = (await hasIPv6Loopback()) ? requirePeers(t, ['openssl'], true) : { skip: 'needs an IPv6 loopback' };
+
+t.test('split family: openssl on [::] (IPv6-only), the daemon on 0.0.0.0: ✗ with openssl\'s pid, exit 1', splitFamily, async (t) => {
+  const port = await freePort(['127.0.0.1', '::1']);
+  const dir = shortTempDir(t);
+  const server = await startOpenssl(t, dir, '-6', `[::]:${port}`);
+  const { controlPath } = await startDaemon(t, { listen: [{ host: '0.0.0.0', port }] });
+  const result = await doctorCli(controlPath, await goodConfig(dir));
+  t.equal(result.code, 1, result.stdout + result.stderr);
+  t.match(result.stdout, new RegExp(`^✓ self-test via 127\\.0\\.0\\.1:${port}: the challenge certificate passes`, 'm'), 'the daemon itself is fine over IPv4');
+  t.match(result.stdout, new RegExp(`^✗ port ${port}: openssl \\(pid ${server.child.pid}\\) listens on \\[::\\], not alpn-responder: the self-test via \\[::1\\]:${port} got "`, 'm'));
+  t.match(result.stdout, new RegExp(`^✗ self-test via \\[::1\\]:${port}: Incorrect validation certificate`, 'm'));
+  t.notMatch(result.stdout, /passes acme-tls\/1 on to the daemon/, 'no pass for a socket no self-test went through');
+  t.notMatch(result.stdout, /nothing found that would make a validation fail/);
+  t.notMatch(result.stdout, /run `alpn-responder doctor`|Run `alpn-responder doctor`/, 'doctor does not send you to doctor');
+
+  const quick = await doctorCli(controlPath, await goodConfig(dir), ['--quick']);
+  t.equal(quick.code, 1, quick.stdout + quick.stderr);
+  t.match(quick.stdout, new RegExp(`^✗ port ${port}: openssl \\(pid ${server.child.pid}\\) listens on \\[::\\], not alpn-responder$`, 'm'), '--quick: no self-test, no pass');
+});
+
+t.test('split family reversed: openssl on 0.0.0.0, the daemon on [::1]: ✗ through IPv4, exit 1', splitFamily, async (t) => {
+  const port = await freePort(['127.0.0.1', '::1']);
+  const dir = shortTempDir(t);
+  const server = await startOpenssl(t, dir, '-4', `0.0.0.0:${port}`);
+  const { controlPath } = await startDaemon(t, { listen: [{ host: '::1', port }] });
+  const result = await doctorCli(controlPath, await goodConfig(dir));
+  t.equal(result.code, 1, result.stdout + result.stderr);
+  t.match(result.stdout, new RegExp(`^✓ self-test via \\[::1\\]:${port}: the challenge certificate passes`, 'm'));
+  t.match(result.stdout, new RegExp(`^✗ port ${port}: openssl \\(pid ${server.child.pid}\\) listens on 0\\.0\\.0\\.0, not alpn-responder: the self-test via 127\\.0\\.0\\.1:${port} got "`, 'm'));
+  t.notMatch(result.stdout, /passes acme-tls\/1 on to the daemon/);
+});
+
+t.test('a host without IPv6 loopback: the [::] socket is reported untested, never passed', requirePeers(t, ['openssl']), async (t) => {
+  const port = await freePort(['127.0.0.1', '::1']);
+  const dir = shortTempDir(t);
+  await startOpenssl(t, dir, '-6', `[::]:${port}`);
+  const { controlPath } = await startDaemon(t, { listen: [{ host: '0.0.0.0', port }] });
+  const lo = [{ address: '127.0.0.1', family: 'IPv4', internal: true, netmask: '255.0.0.0', mac: '', cidr: null }] as const;
+  const checks = await doctor({ controlPath, dehydratedConfig: await goodConfig(dir), interfaces: { lo: [...lo] } });
+  const line = lines(checks, 'port').find((c) => c.title.includes('openssl'));
+  t.match(line?.title, /listens on \[::\], not alpn-responder as far as can be told: not tested, this host has no IPv6 loopback \(::1\)/, show(checks));
+  t.not(line?.status, 'pass');
+  t.notOk(lines(checks, 'self-test').some((c) => c.title.includes('[::1]')), 'no self-test over IPv6 was run');
+});
+
+t.test('--quick: the state directory must be writable by the user the daemon serves as', async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const stateDir = path.join(dir, 'state');
+  await mkdir(stateDir, { mode: 0o755 });
+  await chmod(dir, 0o755);
+  const nobody = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json'), user: 'nobody' });
+  t.match(lines(nobody, 'state'), [
+    { status: 'fail', title: new RegExp(`--user nobody \\(uid \\d+, gid \\d+\\) cannot write ${stateDir} \\(owner 0:0, mode 0755\\)`), remedy: /^chown \d+:\d+ / },
+  ]);
+  const self = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json') });
+  t.match(lines(self, 'state'), [{ status: process.getuid?.() === 0 ? 'pass' : 'fail' }], 'without --user: the doctor\'s own user');
+  const missing = await doctor({ controlPath, quick: true, state: path.join(dir, 'no', 'state.json'), user: 'nobody' });
+  t.match(lines(missing, 'state'), [{ status: 'fail', title: /no does not exist/, remedy: /^Create it/ }]);
+  const unknown = await doctor({ controlPath, quick: true, state: path.join(stateDir, 'state.json'), user: 'no-such-user-13' });
+  t.match(lines(unknown, 'state'), [{ status: 'fail', title: /no user "no-such-user-13"/ }]);
 });

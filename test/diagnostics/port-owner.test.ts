@@ -33,7 +33,7 @@ function judge(facts: Partial<PortFacts> & { rows: RawConnection[] }): Check[] {
     visibility: facts.visibility ?? ROOT_NETSTAT,
     daemon: 'daemon' in facts ? facts.daemon : daemonOn(['::', 443]),
     globalIPv6: facts.globalIPv6 ?? [],
-    ...(facts.selfTestPassed === undefined ? {} : { selfTestPassed: facts.selfTestPassed }),
+    ...(facts.selfTest === undefined ? {} : { selfTest: facts.selfTest }),
   });
 }
 
@@ -148,8 +148,28 @@ t.test('a Node 24 process (ss names it MainThread) while the control socket is d
 
 t.test('a front proxy the self-test passed through is fine', async (t) => {
   const rows = [row('tcp', '0.0.0.0', '443', 50, 'haproxy'), row('tcp', '127.0.0.1', '10443', 812, 'node')];
-  const checks = judge({ rows, daemon: daemonOn(['127.0.0.1', 10443]), selfTestPassed: true });
-  t.same(summary(checks), ['pass port 443: haproxy (pid 50) on 0.0.0.0 passes acme-tls/1 on to the daemon (the self-test through it passed)']);
+  const checks = judge({ rows, daemon: daemonOn(['127.0.0.1', 10443]), selfTest: () => ({ kind: 'passed', via: '127.0.0.1:443' }) });
+  t.same(summary(checks), ['pass port 443: haproxy (pid 50) on 0.0.0.0 passes acme-tls/1 on to the daemon (the self-test via 127.0.0.1:443 passed)']);
+});
+
+t.test('split family: a pass through one socket says nothing about the other family\'s', async (t) => {
+  // The daemon on 0.0.0.0, openssl on [::] (IPv6-only): only the self-test over IPv6 reaches openssl.
+  const rows = [row('tcp', '0.0.0.0', '443', 812, 'node'), row('tcp6', '::', '443', 60, 'openssl')];
+  const verdicts = (s: { address: string }) =>
+    s.address === '::'
+      ? ({ kind: 'failed', via: '[::1]:443', problem: 'Incorrect validation certificate … Received certificate which is not self-signed.' } as const)
+      : ({ kind: 'passed', via: '127.0.0.1:443' } as const);
+  const checks = judge({ rows, daemon: daemonOn(['0.0.0.0', 443]), selfTest: verdicts });
+  t.match(summary(checks), [
+    'pass port 443: alpn-responder (pid 812, node) on 0.0.0.0 (IPv4 only)',
+    /^fail port 443: openssl \(pid 60\) listens on \[::\], not alpn-responder: the self-test via \[::1\]:443 got "Incorrect/,
+  ]);
+  const untested = judge({ rows, daemon: daemonOn(['0.0.0.0', 443]), selfTest: () => ({ kind: 'untested', why: 'this host has no IPv6 loopback (::1)' }), globalIPv6: ['2001:db8::5'] });
+  t.match(summary(untested)[1], /^fail port 443: openssl \(pid 60\) listens on \[::\], not alpn-responder as far as can be told: not tested, this host has no IPv6 loopback/);
+  const noV6 = judge({ rows, daemon: daemonOn(['0.0.0.0', 443]), selfTest: () => ({ kind: 'untested', why: 'this host has no IPv6 loopback (::1)' }) });
+  t.match(noV6[1], { status: 'warn', remedy: /no global IPv6 address/ }, 'no IPv6 at all: the CA cannot reach it either; said, not hidden');
+  const quick = judge({ rows, daemon: daemonOn(['0.0.0.0', 443]) });
+  t.match(summary(quick)[1], /^fail port 443: openssl \(pid 60\) listens on \[::\], not alpn-responder$/, '--quick: no self-test, no pass');
 });
 
 t.test('global IPv6 addresses: 2000::/3 only', async (t) => {

@@ -337,3 +337,21 @@ t.test('a socket that closed before it was handed over is not counted as open', 
   t.equal(h.handler.active, 0, 'nothing to wait for at shutdown');
   await h.handler.drain(5000);
 });
+
+t.test('a dead backend is logged at warn, once a second however many connections fail', async (t) => {
+  const dead = net.createServer();
+  await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+  const deadPort = (dead.address() as net.AddressInfo).port;
+  await new Promise((resolve) => dead.close(resolve));
+  const h = await harness(t, { backends: parseBackends([`127.0.0.1:${deadPort}`]) });
+  for (let i = 0; i < 3; i++) {
+    const client = await h.connect();
+    client.write(CURL_HELLO);
+    await closed(client);
+  }
+  await h.outcome(3);
+  t.match(h.outcomes()[0], { outcome: 'passed', reason: 'backend-unreachable:ECONNREFUSED' });
+  const warnings = h.lines.filter((line) => line.event === 'backend-failed');
+  t.match(warnings, [{ level: 'warn', fields: { backend: `127.0.0.1:${deadPort}`, reason: 'backend-unreachable:ECONNREFUSED' } }], 'the first at once, the rest counted');
+  await waitUntil('the suppressed count', () => h.lines.find((line) => line.event === 'backend-failed' && line.fields.suppressed === 2), 5000, 10);
+});
