@@ -76,11 +76,13 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
   }
 
   /**
-   * Loads the state file (a missing one means an empty store; an unusable one is logged once as
-   * `event=state-corrupt`, moved aside, and replaced by an empty store), then writes the state back so expired
-   * entries leave the file and a state directory that cannot be written is reported now, not at the first deploy.
+   * Removes temp files a killed daemon left, loads the state file (a missing one means an empty store; an unusable
+   * one is logged once as `event=state-corrupt`, moved aside, and replaced by an empty store), then writes the state
+   * back so expired entries leave the file and a state directory that cannot be written is reported now, not at the
+   * first deploy. Call it with the privileges the daemon serves with: that first write is the proof they suffice.
    *
-   * @throws AlpnResponderError ERR_STATE_WRITE_FAILED when that first write fails.
+   * @throws AlpnResponderError ERR_STATE_WRITE_FAILED when that first write fails; ERR_STATE_SYMLINK or
+   *   ERR_STATE_UNREADABLE (see {@link FileJournal.read}).
    */
   static async open(options: JournaledStoreOptions): Promise<JournaledChallengeStore> {
     const store = new JournaledChallengeStore(options);
@@ -148,6 +150,8 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
 
   async #load(): Promise<void> {
     const path = this.#journal.path;
+    const removed = await this.#journal.removeStaleTemps();
+    if (removed.length > 0) this.#log.log('info', 'state-temp-removed', { path, files: removed });
     let decoded: DecodedState;
     try {
       const bytes = await this.#journal.read();
@@ -157,7 +161,9 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
       }
       decoded = decodeState(bytes, new Date());
     } catch (error) {
-      const reason = (error as Error).message;
+      // A link or a file the serving user may not open is not ours to move: start-up stops, the operator decides.
+      if (!hasCode(error, 'ERR_STATE_CORRUPT')) throw error;
+      const reason = error.message;
       let movedTo: string | undefined;
       let moveError: string | undefined;
       try {
