@@ -66,7 +66,7 @@ t.test('every change is in the file when it resolves; the file is replaced whole
   for (const [name, step] of steps) {
     await step();
     t.same(readdirSync(dir), ['state.json'], `${name}: only the state file in the directory`);
-    t.same(fileRows(file), rows(store.list()), `${name}: the file holds exactly the store`);
+    t.same(fileRows(file), rows(store.listAll()), `${name}: the file holds exactly the store`);
   }
   t.notMatch(readFileSync(file, 'utf8'), /PRIVATE|"key"/i, 'no key material');
   t.equal(await store.delete('nothing.example'), false);
@@ -246,4 +246,22 @@ t.test('a state directory that cannot be written stops open', async (t) => {
     code: 'ERR_STATE_WRITE_FAILED',
     message: /missing\/state\.json: ENOENT/,
   });
+});
+
+t.test('several deploys of a name are written (version 2), cleaned by digest, and come back after a restart in order', async (t) => {
+  const dir = shortTempDir(t);
+  const first = await open(t, { dir });
+  await first.store.put(id('a.example'), digest(1), 60);
+  await first.store.put(id('a.example'), digest(2), 60);
+  await first.store.put(id('a.example'), digest(3), 60);
+  t.equal(await first.store.delete('a.example', digest(2)), true);
+  t.match(readFileSync(first.file, 'utf8'), /"version": 2/, 'written as version 2');
+  t.same(fileRows(first.file), rows(first.store.listAll()), 'the file holds every deploy');
+  await first.store.close();
+  const second = await open(t, { dir });
+  t.same(second.store.listAll().map((c) => c.digest[0]), [1, 3], 'both deploys restored, oldest first');
+  t.equal(second.store.get('a.example')?.digest[0], 3, 'the newest is served');
+  t.equal(await second.store.delete('a.example', digest(3)), true);
+  t.equal(second.store.get('a.example')?.digest[0], 1, 'cleaning it serves the previous one');
+  t.match(readFileSync(second.file, 'utf8'), /"version": 1/, 'one deploy left: version 1 again');
 });
