@@ -232,7 +232,7 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
       transaction.set(key, encodeRecord({ id, identifier: next.identifier, digest: next.digest }), 'PX', ttlMs);
     } else {
       // An older deploy: the key, which holds the newest, stays as it is.
-      transaction.exists(key);
+      transaction.pttl(key);
     }
     let removed: boolean;
     try {
