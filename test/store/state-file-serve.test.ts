@@ -38,24 +38,26 @@ function layout(t: Test, owner?: { uid: number; gid: number }): { dir: string; s
   return { dir, state: path.join(dir, 'state.json'), control: path.join(dir, 'c.sock') };
 }
 
-function serveArgs(state: string, control: string): string[] {
-  return [CLI_PATH, 'serve', '--user', 'nobody', '--listen', '127.0.0.1:0', '--control', control, '--workers', '1', '--state', state];
+function serveArgs(state: string, control: string, workers = '1'): string[] {
+  return [CLI_PATH, 'serve', '--user', 'nobody', '--listen', '127.0.0.1:0', '--control', control, '--workers', workers, '--state', state];
 }
 
-t.test('a state directory the --user account cannot write: serve exits non-zero at start, before ready', options, async (t) => {
-  const target = victim(t);
-  const { dir, state, control } = layout(t);
-  const result = await run(process.execPath, serveArgs(state, control), { env: cleanEnv(), cwd: dir, timeoutMs: 60_000 });
-  const output = result.stdout + result.stderr;
-  t.not(result.code, 0, 'non-zero exit');
-  t.match(output, /ERR_STATE_WRITE_FAILED|state-write-failed/, 'says the state could not be written');
-  t.match(output, /EACCES/, 'with the system\'s reason');
-  t.notMatch(output, / event=ready /, 'never ready');
-  t.same(readdirSync(dir).filter((name) => name !== 'c.sock'), [], 'nothing was written there (as root)');
-  t.ok(target.intact());
-});
+for (const workers of ['1', '2']) {
+  t.test(`a state directory the --user account cannot write: serve --workers ${workers} exits non-zero at start, before ready`, { ...options }, async (t) => {
+    const target = victim(t);
+    const { dir, state, control } = layout(t);
+    const result = await run(process.execPath, serveArgs(state, control, workers), { env: cleanEnv(), cwd: dir, timeoutMs: 60_000 });
+    const output = result.stdout + result.stderr;
+    t.not(result.code, 0, 'non-zero exit');
+    t.match(output, /ERR_STATE_WRITE_FAILED|state-write-failed/, 'says the state could not be written');
+    t.match(output, /EACCES/, 'with the system\'s reason');
+    t.notMatch(output, / event=ready /, 'never ready');
+    t.same(readdirSync(dir).filter((name) => name !== 'c.sock'), [], 'nothing was written there (as root)');
+    t.ok(target.intact());
+  });
+}
 
-t.test('a state path that is a link to a root-only file: refused (ERR_STATE_SYMLINK), nothing of the file logged', options, async (t) => {
+t.test('a state path that is a link to a root-only file: refused (ERR_STATE_SYMLINK), nothing of the file logged', { ...options }, async (t) => {
   const target = victim(t);
   const owner = await nobody();
   const { dir, state, control } = layout(t, owner);
@@ -70,7 +72,7 @@ t.test('a state path that is a link to a root-only file: refused (ERR_STATE_SYML
   t.ok(target.intact(), 'the victim is byte-identical');
 });
 
-t.test('links planted at the temp names of the next pids, and a stale temp file: the victim is untouched, the stale file removed', options, async (t) => {
+t.test('links planted at the temp names of the next pids, and a stale temp file: the victim is untouched, the stale file removed', { ...options }, async (t) => {
   const target = victim(t);
   const owner = await nobody();
   const { dir, state, control } = layout(t, owner);
