@@ -200,7 +200,7 @@ export class Daemon {
     // Set before the gate opens; the gate holds every command until then.
     let commands: LineHandler | undefined;
     /** The store (opened now if it was not yet), the certificates following it, and the commands on both. */
-    const serveStore = async (): Promise<{ store: ChallengeStore; cache: CertificateCache }> => {
+    const serveStore = async (): Promise<void> => {
       const opened = (store ??= await openStore(options, log));
       const following = (cache = new CertificateCache(opened, 'pool' in serving ? serving.pool : serving.contexts, log));
       opened.on('delete', (sni, reason) => {
@@ -219,7 +219,6 @@ export class Daemon {
         }),
         activity: () => front?.activity() ?? Promise.resolve(NO_ACTIVITY),
       });
-      return { store: opened, cache: following };
     };
     try {
       const controlOptions: ControlServerOptions = {
