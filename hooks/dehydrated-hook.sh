@@ -11,8 +11,9 @@
 #       sends `deploy DOMAIN DIGEST [TTL]` per triple; any failure exits non-zero, so dehydrated stops before
 #       the CA validates. Challenges this call already deployed are cleaned again before exiting.
 #   clean_challenge  DOMAIN TOKEN DIGEST [...]
-#       sends `clean DOMAIN` per triple. Failures are reported on stderr but exit 0: the challenge expires by
-#       itself (TTL), while a non-zero exit would make dehydrated drop an order the CA has already validated.
+#       sends `clean DOMAIN DIGEST` per triple, which removes only this run's deploy (another run's deploy of the
+#       same name stays served). Failures are reported on stderr but exit 0: the challenge expires by itself
+#       (TTL), while a non-zero exit would make dehydrated drop an order the CA has already validated.
 #   startup_hook
 #       (once at the start of dehydrated --cron) runs `alpn-responder doctor --quick`: exits non-zero, so the run
 #       stops before ordering anything, when the daemon does not answer or another process owns its port. Without
@@ -256,7 +257,7 @@ check_args() {
 }
 
 deploy_challenges() {
-  local deployed=() domain digest
+  local deployed=() deployed_digests=() domain digest
   local ttl_args=() ttl_word=""
   if [[ -n "$TTL" ]]; then
     ttl_args=(--ttl "$TTL")
@@ -269,11 +270,13 @@ deploy_challenges() {
     if request "deploy ${domain} ${digest}${ttl_word}" deploy "$domain" "$digest" "${ttl_args[@]}"; then
       printf ' + alpn-responder: %s\n' "$REPLY_LINE"
       deployed+=("$domain")
+      deployed_digests+=("$digest")
     else
-      local why="$REPLY_LINE" answered="$REPLY_ANSWERED" done_domain
-      # Leave nothing half-deployed: dehydrated does not call clean_challenge after a failed deploy.
-      for done_domain in "${deployed[@]}"; do
-        request "clean ${done_domain}" clean "$done_domain" || true
+      local why="$REPLY_LINE" answered="$REPLY_ANSWERED" i
+      # Leave nothing half-deployed: dehydrated does not call clean_challenge after a failed deploy. Only this
+      # call's deploys are removed, by digest.
+      for i in "${!deployed[@]}"; do
+        request "clean ${deployed[$i]} ${deployed_digests[$i]}" clean "${deployed[$i]}" "${deployed_digests[$i]}" || true
       done
       if [[ "$answered" == yes ]]; then
         err "deploy of ${domain} failed: ${why}"
@@ -286,11 +289,12 @@ deploy_challenges() {
 }
 
 clean_challenges() {
-  local domain failed=0
+  local domain digest failed=0
   while [[ $# -ge 3 ]]; do
     domain="$1"
+    digest="$3"
     shift 3
-    if request "clean ${domain}" clean "$domain"; then
+    if request "clean ${domain} ${digest}" clean "$domain" "$digest"; then
       printf ' + alpn-responder: %s\n' "$REPLY_LINE"
     else
       err "warning: clean of ${domain} failed (it expires by its TTL): ${REPLY_LINE}"

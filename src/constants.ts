@@ -21,6 +21,12 @@ export const MAX_TTL_SECONDS = 7 * 24 * 3600;
 /** Default cap on deployed challenges. */
 export const DEFAULT_MAX_CHALLENGES = 10_000;
 
+/**
+ * Deploys kept per name: the newest is served, and cleaning it (by its digest) serves the one before while that one
+ * is live. A CA validates one authorization per name at a time; a few cover overlapping runs of one client.
+ */
+export const MAX_DEPLOYS_PER_NAME = 4;
+
 /** Default `--max-control-line`: longest control line accepted, in bytes (a deploy line is about 400 bytes at most). */
 export const MAX_CONTROL_LINE = 4096;
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { RESTART_ONLY, type DaemonOptions } from './config/serve-options.js';
 import { createCommandHandler, type Activity } from './control/handler.js';
-import { ControlServer, type ControlServerOptions } from './control/server.js';
+import { ControlServer, type ControlServerOptions, type LineHandler } from './control/server.js';
 import { AlpnResponderError } from './errors.js';
 import { createStreamLogger, withFields, type Logger } from './log.js';
 import { ContextTable } from './net/context-table.js';
@@ -78,6 +78,13 @@ interface Front {
   close(timeoutMs: number): Promise<void>;
 }
 
+/** The store `serve` was told to use: Redis (`--store`), the state file (`--state`), or memory. */
+async function openStore(options: DaemonOptions, log: Logger): Promise<ChallengeStore> {
+  if (options.store !== undefined) return openSharedStore(options.store, { maxChallenges: options.maxChallenges, log });
+  if (options.statePath === undefined) return new MemoryChallengeStore({ maxChallenges: options.maxChallenges });
+  return JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
+}
+
 /** Lifecycle states. */
 export type DaemonState = 'running' | 'closing' | 'closed';
 
@@ -115,12 +122,10 @@ export class Daemon {
     if (options.runAs !== undefined) requireRoot(options.runAs);
     // With workers, the TLS descriptors go to them unopened; sorting first reports a bad socket unit before any work.
     const unopened = options.workers > 1 ? sortUnopened(passed) : undefined;
-    const store: ChallengeStore =
-      options.store !== undefined
-        ? await openSharedStore(options.store, { maxChallenges: options.maxChallenges, log })
-        : options.statePath === undefined
-          ? new MemoryChallengeStore({ maxChallenges: options.maxChallenges })
-          : await JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
+    // The state file is opened only once root is given up (below), so it is read and written with the serving
+    // user's rights alone and its first write proves they suffice; the other stores are opened before anything is
+    // bound, so an unreachable Redis stops start-up early.
+    let store: ChallengeStore | undefined = options.statePath === undefined ? await openStore(options, log) : undefined;
     let lose: () => void = () => undefined;
     const lost = new Promise<void>((resolve) => (lose = resolve));
     const pool =
@@ -145,21 +150,26 @@ export class Daemon {
       });
     // Built certificates go to the workers, or to this process's own TLS contexts.
     const serving: { readonly pool: WorkerPool } | { readonly contexts: ContextTable } = pool !== undefined ? { pool } : { contexts: new ContextTable() };
-    const cache = new CertificateCache(store, 'pool' in serving ? serving.pool : serving.contexts, log);
     for (const rule of options.backends.rules) log.log('info', 'backend', { rule, proxy_protocol: options.backendProxyProtocol });
-    store.on('delete', (sni, reason) => {
-      if (reason === 'expired') log.log('info', 'expire', { sni });
-    });
     // Nothing is served until every socket is open and, with --user, root is given up.
     const gate = new StartGate();
     let front: Front | undefined;
     let local: TlsPort | undefined;
     let control: ControlServer | undefined;
     let daemon: Daemon | undefined;
-    try {
-      const commands = createCommandHandler({
-        store,
-        cache,
+    let cache: CertificateCache | undefined;
+    // Set before the gate opens; the gate holds every command until then.
+    let commands: LineHandler | undefined;
+    /** The store (opened now if it was not yet), the certificates following it, and the commands on both. */
+    const serveStore = async (): Promise<void> => {
+      const opened = (store ??= await openStore(options, log));
+      const following = (cache = new CertificateCache(opened, 'pool' in serving ? serving.pool : serving.contexts, log));
+      opened.on('delete', (sni, reason) => {
+        if (reason === 'expired') log.log('info', 'expire', { sni });
+      });
+      commands = createCommandHandler({
+        store: opened,
+        cache: following,
         log,
         defaultTtlSeconds: () => (daemon ? daemon.#options : options).ttlSeconds,
         status: () => ({
@@ -170,6 +180,8 @@ export class Daemon {
         }),
         activity: () => front?.activity() ?? Promise.resolve(NO_ACTIVITY),
       });
+    };
+    try {
       const controlOptions: ControlServerOptions = {
         path: options.controlPath,
         mode: options.controlMode,
@@ -179,7 +191,7 @@ export class Daemon {
         maxConnections: options.maxControlConnections,
         commandsPerSecond: options.controlCommandsPerSecond,
         maxLineBytes: options.maxControlLine,
-        handler: (line) => gate.through(() => commands(line), () => []),
+        handler: (line) => gate.through(() => commands!(line), () => []),
       };
       if ('pool' in serving) {
         const { pool } = serving;
@@ -189,6 +201,7 @@ export class Daemon {
         // The workers listen (through this process, as root if started so) and give up root themselves.
         await pool.start();
         if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
+        await serveStore();
       } else {
         // Passed sockets get their handlers before anything is awaited: systemd may have queued connections already.
         const adopted = openPassedSockets(passed);
@@ -199,18 +212,19 @@ export class Daemon {
         front = local;
         control ??= await ControlServer.listen(controlOptions);
         if (options.runAs !== undefined) dropPrivileges(options.runAs, log);
+        await serveStore();
         // After --user: the files are read as the user that keeps reading them, and loaded before anything is served.
         await local.watch(options.watchDir, options.maxChallenges);
       }
       gate.open();
       log.log('info', 'ready', { version: VERSION, workers: options.workers, ms: (performance.now() - started).toFixed(1) });
-      daemon = new Daemon(front, control, store, cache, log, options, lost);
+      daemon = new Daemon(front, control, store!, cache!, log, options, lost);
       return daemon;
     } catch (error) {
       gate.fail();
       await Promise.all([local?.close(0), pool?.close(0), control?.close()]);
-      cache.close();
-      await store.close();
+      cache?.close();
+      await store?.close();
       throw error;
     }
   }

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   ERR_WATCH_DIR: 'Create the --watch-dir directory (dehydrated\'s ALPNCERTDIR) before starting, readable by the daemon.',
   ERR_STATE_WRITE_FAILED: 'The --state file could not be written: make its directory exist and be writable by the daemon, with free space; then deploy again.',
   ERR_STATE_CORRUPT: 'The --state file was unusable: it was moved aside to FILE.corrupt-<time> and the daemon started empty; redeploy pending challenges.',
+  ERR_STATE_SYMLINK: 'The --state path is a symbolic link, which the daemon never follows: remove the link, or point --state at the real file.',
+  ERR_STATE_UNREADABLE: 'The --state file exists but the user the daemon serves as (--user) cannot open it: fix its owner and mode (0600, owned by that user).',
   ERR_BAD_STORE: 'Give --store as redis://[USER:PASSWORD@]HOST:PORT/DB (rediss://, redis+sentinel://, redis+cluster://), without --state; see docs/cluster.md.',
   ERR_STORE_UNREACHABLE: 'Start Redis or fix the --store address (and TLS trust for rediss://), or pass --store-fallback memory to start without it.',
   ERR_STORE_UNAVAILABLE: 'The daemon lost Redis and keeps serving what it holds; it reconnects by itself: retry once Redis is back.',

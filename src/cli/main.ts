@@ -91,10 +91,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
       },
     )
     .command(
-      'clean <identifier>',
-      'stop serving a challenge',
-      (y) => y.positional('identifier', { type: 'string', demandOption: true }),
-      async (args) => client(`clean ${args.identifier}`)(args),
+      'clean <identifier> [authorization]',
+      'stop serving a challenge (with its authorization: only that deploy)',
+      (y) => y.positional('identifier', { type: 'string', demandOption: true }).positional('authorization', { type: 'string' }),
+      async (args) => client(`clean ${args.identifier}${args.authorization === undefined ? '' : ` ${args.authorization}`}`)(args),
     )
     .command('list', 'list deployed challenges', (y) => y, client('list'))
     .command('status', 'show the daemon\'s status', (y) => y, client('status'))

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
+import { bytesEqual } from '../challenge/der.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -46,14 +47,20 @@ async function deploy(context: CommandContext, identifierText: string, authoriza
   const digest = parseAuthorization(authorization);
   const ttlSeconds = ttl ?? context.defaultTtlSeconds();
   const challenge = await context.store.put(identifier, digest, ttlSeconds);
+  // Served means: this digest is what the name serves once its certificate is up. An identical deploy running in
+  // parallel serves the same digest, so it is no reason to fail.
+  const serving = (): boolean => {
+    const served = context.store.get(identifier.sni);
+    return served !== undefined && bytesEqual(served.digest, digest);
+  };
   try {
     await context.cache.whenReady(identifier.sni, digest);
-    if (context.store.get(identifier.sni) !== challenge) {
+    if (!serving()) {
       throw new AlpnResponderError('ERR_CERTIFICATE', `the challenge for ${identifier.sni} was cleaned or replaced while its certificate was being built`);
     }
   } catch (error) {
-    // An entry that can never be served must not linger and look deployed in `list`.
-    if (context.store.get(identifier.sni) === challenge) await context.store.delete(identifier.sni);
+    // A deploy that can never be served must not linger and look deployed in `list`.
+    if (serving()) await context.store.delete(identifier.sni, digest);
     throw error;
   }
   context.log.log('info', 'deploy', {
@@ -66,10 +73,20 @@ async function deploy(context: CommandContext, identifierText: string, authoriza
   return { identifier, challenge };
 }
 
-async function clean(context: CommandContext, identifierText: string) {
+/** Removes every deploy of the name, or with an authorization only that one (the previous is served again). */
+async function clean(context: CommandContext, identifierText: string, authorization: string | undefined) {
   const identifier = parseIdentifier(identifierText);
-  const removed = await context.store.delete(identifier.sni);
-  context.log.log('info', 'clean', { identifier: formatIdentifier(identifier), sni: identifier.sni, removed });
+  const digest = authorization === undefined ? undefined : parseAuthorization(authorization);
+  const removed = await context.store.delete(identifier.sni, digest);
+  const served = context.store.get(identifier.sni);
+  context.log.log('info', 'clean', {
+    identifier: formatIdentifier(identifier),
+    sni: identifier.sni,
+    sha256: digest === undefined ? undefined : digestToHex(digest),
+    removed,
+    // With a digest: the deploy served now, if an older one is still live.
+    serving: digest === undefined || served === undefined ? undefined : digestToHex(served.digest),
+  });
   return { identifier, removed };
 }
 
@@ -93,11 +110,11 @@ async function execute(context: CommandContext, command: Command): Promise<strin
       await deploy(context, command.identifier, command.authorization, undefined);
       return ['OK'];
     case 'clean': {
-      const { identifier, removed } = await clean(context, command.identifier);
+      const { identifier, removed } = await clean(context, command.identifier, command.authorization);
       return [`OK ${removed ? 'cleaned' : 'not-deployed'} ${formatIdentifier(identifier)}`];
     }
     case 'unauth':
-      await clean(context, command.identifier);
+      await clean(context, command.identifier, undefined);
       return ['OK'];
     case 'list': {
       const rows = listed(context, await context.activity());

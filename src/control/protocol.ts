@@ -8,7 +8,8 @@ import { MAX_TTL_SECONDS } from '../constants.js';
 /** A parsed control command. */
 export type Command =
   | { readonly name: 'deploy'; readonly identifier: string; readonly authorization: string; readonly ttlSeconds: number | undefined }
-  | { readonly name: 'clean'; readonly identifier: string }
+  /** Without `authorization`, every deploy of the name; with it, only the deploy of that digest. */
+  | { readonly name: 'clean'; readonly identifier: string; readonly authorization: string | undefined }
   | { readonly name: 'list' }
   | { readonly name: 'status' }
   | { readonly name: 'help' }
@@ -20,7 +21,7 @@ export type Command =
 /** Usage of each command, as `help` prints it. */
 export const COMMAND_USAGE: Readonly<Record<Command['name'], string>> = {
   deploy: 'deploy <identifier> <authorization> [ttl-seconds]   serve a challenge certificate',
-  clean: 'clean <identifier>                                    stop serving it',
+  clean: 'clean <identifier> [authorization]                    stop serving it (with a digest: only that deploy)',
   list: 'list                                                  deployed challenges: identifier sha256 expires served',
   status: 'status                                                version, uptime, listeners, counters',
   help: 'help                                                  this text',
@@ -30,7 +31,7 @@ export const COMMAND_USAGE: Readonly<Record<Command['name'], string>> = {
 
 const ARITY: Readonly<Record<Command['name'], readonly [min: number, max: number]>> = {
   deploy: [2, 3],
-  clean: [1, 1],
+  clean: [1, 2],
   list: [0, 0],
   status: [0, 0],
   help: [0, 0],
@@ -72,6 +73,7 @@ export function parseCommand(line: string): Command {
     case 'auth':
       return { name, identifier: a0, authorization: a1 };
     case 'clean':
+      return { name, identifier: a0, authorization: args[1] };
     case 'unauth':
       return { name, identifier: a0 };
     default:

@@ -11,7 +11,7 @@ import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import { TokenBucket } from '../token-bucket.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, OVERLONG } from './line-splitter.js';
 import { formatErrorReply } from './protocol.js';
 
 /** Answers one command line with the reply lines to send. Must not throw. */
@@ -41,8 +41,10 @@ export interface ControlServerOptions {
 }
 
 /**
- * Lines read but not answered yet, per connection, past which the socket stops reading: replies are sent in order,
- * so without this a client writing faster than commands complete would grow the queue without bound.
+ * Complete lines read but not started yet, per connection, at which the socket stops reading: replies are sent in
+ * order, so without this a client writing faster than commands complete would grow the queue without bound. Counted
+ * per line, not per read: one read can carry hundreds of lines, and only the lines beyond this many in that read are
+ * held (at most one read's bytes). Lines not started when the client goes away are dropped, not run.
  */
 const MAX_PENDING_LINES = 64;
 
@@ -162,13 +164,20 @@ export class ControlServer {
   #serve(socket: net.Socket, options: ControlServerOptions): void {
     this.#sockets.add(socket);
     const maxLine = options.maxLineBytes ?? MAX_CONTROL_LINE;
+    // Lines stay in the splitter until they are run: what it holds is exactly what is pending, and what is dropped
+    // if the client goes away.
     const splitter = new LineSplitter(maxLine);
     const rate = options.commandsPerSecond ?? DEFAULT_CONTROL_COMMANDS_PER_SECOND;
     const bucket = new TokenBucket(rate);
-    let queue = Promise.resolve();
+    /** The client is still connected: a line is started only then. */
     let open = true;
-    let pending = 0;
-    let overflowed = false;
+    /** The client half-closed: its unterminated tail is the last line. */
+    let ended = false;
+    /** An overlong line was seen: the lines before it are answered, then an error, then the socket is closed. */
+    let overlong = false;
+    /** No further line will be taken. */
+    let finished = false;
+    let running = false;
     // Resolves once the reply is handed to the kernel, so a client that never reads its replies stops being read
     // (backpressure) instead of making the daemon queue them without bound.
     const send = (lines: string[]): Promise<void> | undefined => {
@@ -179,42 +188,62 @@ export class ControlServer {
         socket.once('close', resolve);
       });
     };
-    const enqueue = (line: string): void => {
-      if (++pending === MAX_PENDING_LINES) socket.pause();
-      queue = queue.then(async () => {
+    /** The next line to run, or undefined when there is none now (or ever: see `finished`). */
+    const take = (): string | undefined => {
+      const next = splitter.next();
+      if (typeof next === 'string') return next;
+      if (next === OVERLONG || overlong) {
+        finished = true;
+        this.#overlong.hit({ limit: 'max-control-line', action: 'closed', max: maxLine });
+        void Promise.resolve(send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${maxLine} bytes; closing`)])).then(() => socket.end());
+        return undefined;
+      }
+      if (!ended) return undefined;
+      finished = true;
+      return splitter.flush();
+    };
+    // Runs the lines held one at a time, in order; reading resumes once fewer than MAX_PENDING_LINES are pending.
+    const run = async (): Promise<void> => {
+      if (running) return;
+      running = true;
+      while (open && !finished) {
+        const line = take();
+        if (line === undefined) break;
         const wait = bucket.take();
         if (wait > 0) {
           this.#throttled.hit({ limit: 'control-commands-per-second', action: 'delayed', rate });
           // Unref'd: a throttled client must not hold a stopping daemon.
           await new Promise((resolve) => setTimeout(resolve, wait).unref());
+          if (!open) break;
         }
         await send(await options.handler(line));
-        if (--pending === MAX_PENDING_LINES - 1 && !overflowed) socket.resume();
-      });
+        if (!overlong && !ended && splitter.lines < MAX_PENDING_LINES) socket.resume();
+      }
+      running = false;
+      if (open && ended && finished && !overlong) socket.end();
     };
     socket.setTimeout(options.idleTimeoutMs ?? CONTROL_IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('error', (error) => options.log.log('debug', 'control-client-error', { error: error.message }));
     socket.on('close', () => {
       open = false;
       this.#sockets.delete(socket);
+      // A command already started finishes (its reply goes nowhere); the lines behind it are not run.
+      const dropped = finished ? 0 : splitter.lines + (ended && splitter.hasTail ? 1 : 0);
+      if (dropped > 0) options.log.log('warn', 'control-dropped', { lines: dropped, reason: 'the client went away before they were run' });
     });
     socket.on('data', (chunk: Buffer) => {
-      const { lines, overflow } = splitter.push(chunk);
-      for (const line of lines) enqueue(line);
-      if (overflow) {
-        overflowed = true;
+      if (finished || overlong) return;
+      if (!splitter.append(chunk)) {
+        overlong = true;
         socket.pause();
-        this.#overlong.hit({ limit: 'max-control-line', action: 'closed', max: maxLine });
-        queue = queue.then(() => {
-          send([formatErrorReply('ERR_LINE_TOO_LONG', `a line is longer than ${maxLine} bytes; closing`)]);
-          socket.end();
-        });
+      } else if (splitter.lines >= MAX_PENDING_LINES) {
+        socket.pause();
       }
+      void run();
     });
     socket.on('end', () => {
-      const last = splitter.flush();
-      if (last !== undefined) enqueue(last);
-      queue = queue.then(() => void socket.end());
+      ended = true;
+      void run();
     });
   }
 }

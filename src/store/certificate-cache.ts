@@ -7,6 +7,8 @@ import type { Challenge, ChallengeStore } from './challenge-store.js';
 
 interface Slot {
   readonly challenge: Challenge;
+  /** The certificate for the challenge's digest: reused when the same digest is deployed again. */
+  readonly certificate: Promise<ChallengeCertificate>;
   /** Resolves once the certificate is served; rejects when it could not be built or published. */
   readonly serving: Promise<void>;
 }
@@ -66,18 +68,23 @@ export class CertificateCache {
   #prepare(challenge: Challenge): void {
     const sni = challenge.identifier.sni;
     const current = (): boolean => this.#slots.get(sni)?.challenge === challenge;
-    const serving = this.#build(challenge).then(
-      async (certificate) => {
-        // A challenge replaced or removed while its certificate was built must not overwrite what came after it.
-        if (current()) await this.#sink.put(challenge, certificate);
-      },
-      (error: unknown) => {
-        this.#log.log('error', 'certificate-failed', { sni, error: String(error) });
-        throw new AlpnResponderError('ERR_CERTIFICATE', `could not build the challenge certificate for ${sni}: ${String(error)}`, { cause: error });
-      },
-    );
+    const previous = this.#slots.get(sni);
+    // The same digest deployed again (a parallel identical deploy, or a new lifetime): the certificate already built
+    // is served again under the new expiry, rather than replaced by a new one midway.
+    const certificate =
+      previous !== undefined && bytesEqual(previous.challenge.digest, challenge.digest)
+        ? previous.certificate
+        : this.#build(challenge).catch((error: unknown) => {
+            this.#log.log('error', 'certificate-failed', { sni, error: String(error) });
+            throw new AlpnResponderError('ERR_CERTIFICATE', `could not build the challenge certificate for ${sni}: ${String(error)}`, { cause: error });
+          });
+    const serving = certificate.then(async (built) => {
+      // A challenge replaced or removed while its certificate was built must not overwrite what came after it.
+      if (current()) await this.#sink.put(challenge, built);
+    });
     // whenReady() callers see the failure; this keeps an unawaited build from crashing the process.
+    certificate.catch(() => undefined);
     serving.catch(() => undefined);
-    this.#slots.set(sni, { challenge, serving });
+    this.#slots.set(sni, { challenge, certificate, serving });
   }
 }

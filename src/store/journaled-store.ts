@@ -48,8 +48,9 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
   readonly #memory: MemoryChallengeStore;
   readonly #journal: FileJournal;
   readonly #log: Logger;
-  /** What the file holds since the last successful write, by SNI: where a failed write rolls back to. */
-  #durable = new Map<string, Challenge>();
+  /** What the file holds since the last successful write, by SNI (each name's deploys, oldest first): where a
+   * failed write rolls back to. */
+  #durable = new Map<string, Challenge[]>();
   /** Change counter, and per SNI the counter at its last change not yet known to be written. */
   #changes = 0;
   readonly #changedAt = new Map<string, number>();
@@ -73,14 +74,20 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
       // An expiry has no caller to wait for it, but a restart must not bring the challenge back.
       if (reason === 'expired') void this.#flush();
     });
+    this.#memory.on('stack', (sni) => {
+      this.#mark(sni);
+      this.emit('stack', sni);
+    });
   }
 
   /**
-   * Loads the state file (a missing one means an empty store; an unusable one is logged once as
-   * `event=state-corrupt`, moved aside, and replaced by an empty store), then writes the state back so expired
-   * entries leave the file and a state directory that cannot be written is reported now, not at the first deploy.
+   * Removes temp files a killed daemon left, loads the state file (a missing one means an empty store; an unusable
+   * one is logged once as `event=state-corrupt`, moved aside, and replaced by an empty store), then writes the state
+   * back so expired entries leave the file and a state directory that cannot be written is reported now, not at the
+   * first deploy. Call it with the privileges the daemon serves with: that first write is the proof they suffice.
    *
-   * @throws AlpnResponderError ERR_STATE_WRITE_FAILED when that first write fails.
+   * @throws AlpnResponderError ERR_STATE_WRITE_FAILED when that first write fails; ERR_STATE_SYMLINK or
+   *   ERR_STATE_UNREADABLE (see {@link FileJournal.read}).
    */
   static async open(options: JournaledStoreOptions): Promise<JournaledChallengeStore> {
     const store = new JournaledChallengeStore(options);
@@ -107,9 +114,9 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
     return challenge;
   }
 
-  async delete(sni: string): Promise<boolean> {
+  async delete(sni: string, digest?: Uint8Array): Promise<boolean> {
     const before = this.#changes;
-    const removed = this.#memory.delete(sni);
+    const removed = this.#memory.delete(sni, digest);
     const written = this.#joinWriteIfChanged(before);
     if (!(await removed)) return false;
     await written;
@@ -122,6 +129,10 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
 
   list(): Challenge[] {
     return this.#memory.list();
+  }
+
+  listAll(): Challenge[] {
+    return this.#memory.listAll();
   }
 
   /** Writes the final state (a failure is logged, not thrown), then stops the timers; idempotent. */
@@ -148,6 +159,8 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
 
   async #load(): Promise<void> {
     const path = this.#journal.path;
+    const removed = await this.#journal.removeStaleTemps();
+    if (removed.length > 0) this.#log.log('info', 'state-temp-removed', { path, files: removed });
     let decoded: DecodedState;
     try {
       const bytes = await this.#journal.read();
@@ -157,7 +170,9 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
       }
       decoded = decodeState(bytes, new Date());
     } catch (error) {
-      const reason = (error as Error).message;
+      // A link or a file the serving user may not open is not ours to move: start-up stops, the operator decides.
+      if (!hasCode(error, 'ERR_STATE_CORRUPT')) throw error;
+      const reason = error.message;
       let movedTo: string | undefined;
       let moveError: string | undefined;
       try {
@@ -207,10 +222,10 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
       this.#next = undefined;
       // Changes numbered up to here are in this write's snapshot; later ones wait for the next write.
       const upTo = this.#changes;
-      const snapshot = this.#memory.list();
+      const snapshot = this.#memory.listAll();
       try {
         await this.#journal.write(encodeState(snapshot));
-        this.#durable = new Map(snapshot.map((challenge) => [challenge.identifier.sni, challenge]));
+        this.#durable = byName(snapshot);
         for (const [sni, at] of this.#changedAt) if (at <= upTo) this.#changedAt.delete(sni);
         batch.resolve();
       } catch (error) {
@@ -223,7 +238,7 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
   }
 
   /**
-   * Puts every name changed by a failed write back to what the file holds (an entry that expired meanwhile stays
+   * Puts every name changed by a failed write back to the deploys the file holds (those that expired meanwhile stay
    * gone). Names changed after that write began are left alone: the next write carries them. Returns how many names
    * were rolled back.
    */
@@ -232,23 +247,33 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
     for (const [sni, at] of [...this.#changedAt]) {
       if (at > upTo) continue;
       this.#changedAt.delete(sni);
-      const durable = this.#durable.get(sni);
-      const keep = durable && durable.expiresAt.getTime() > Date.now() ? durable : undefined;
-      const current = this.#memory.get(sni);
-      if (current === keep) continue;
+      const keep = (this.#durable.get(sni) ?? []).filter((challenge) => challenge.expiresAt.getTime() > Date.now());
+      const current = this.#memory.stack(sni);
+      if (keep.length === current.length && keep.every((challenge, index) => challenge === current[index])) continue;
       count++;
-      if (keep === undefined) {
-        await this.#memory.delete(sni);
-        continue;
-      }
+      await this.#memory.delete(sni);
+      const restored: Challenge[] = [];
       try {
-        const restored = await this.#memory.put(keep.identifier, keep.digest, (keep.expiresAt.getTime() - Date.now()) / 1000);
-        this.#durable.set(sni, restored);
+        for (const challenge of keep) {
+          restored.push(await this.#memory.put(challenge.identifier, challenge.digest, (challenge.expiresAt.getTime() - Date.now()) / 1000));
+        }
       } catch {
         // Only ERR_TOO_MANY_CHALLENGES: a newer deploy took the slot; the file still has the old entry until the
         // next write, which follows memory.
       }
+      if (restored.length > 0) this.#durable.set(sni, restored);
+      else this.#durable.delete(sni);
     }
     return count;
   }
+}
+
+/** Deploys grouped by name, each name's in the order given. */
+function byName(challenges: readonly Challenge[]): Map<string, Challenge[]> {
+  const names = new Map<string, Challenge[]>();
+  for (const challenge of challenges) {
+    const sni = challenge.identifier.sni;
+    names.set(sni, [...(names.get(sni) ?? []), challenge]);
+  }
+  return names;
 }

@@ -7,7 +7,12 @@
  * key   <prefix>challenge:<sni>   {"v":1,"id":"<16 hex>","identifier":"example.org","digest":"<64 hex>"}   PX = TTL
  * chan  <prefix>events            {"v":1,"op":"put","id":…,"identifier":…,"digest":…,"ttlMs":3600000}
  *                                 {"v":1,"op":"delete","id":…,"sni":"example.org"}
+ *                                 {"v":1,"op":"delete","id":…,"sni":"example.org","digest":"<64 hex>"}
  * ```
+ *
+ * A key holds the deploy served for its name (the newest). A delete with a digest removes only that deploy from each
+ * node's stack of deploys for the name; when it was the newest, the writer sets the key to the one served next (with
+ * that write's id) in the same MULTI, or deletes the key when there is none.
  *
  * The expiry is not in the value: the key's own TTL is the authority (PTTL on reload, `ttlMs` in a message), so
  * nodes whose wall clocks disagree still agree on when a challenge ends. `id` names one write, so a node can tell a
@@ -35,7 +40,7 @@ export interface ChallengeRecord {
 /** A change published on the events channel. */
 export type ChangeMessage =
   | ({ readonly op: 'put'; readonly ttlMs: number } & ChallengeRecord)
-  | { readonly op: 'delete'; readonly id: string; readonly sni: string };
+  | { readonly op: 'delete'; readonly id: string; readonly sni: string; readonly digest?: Uint8Array | undefined };
 
 /** A decoded value, or why it is not one. */
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -43,7 +48,7 @@ export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly o
 const WRITE_ID = /^[0-9a-f]{16}$/;
 const RECORD_FIELDS = ['v', 'id', 'identifier', 'digest'];
 const PUT_FIELDS = [...RECORD_FIELDS, 'op', 'ttlMs'];
-const DELETE_FIELDS = ['v', 'op', 'id', 'sni'];
+const DELETE_FIELDS = ['v', 'op', 'id', 'sni', 'digest'];
 
 class Refused extends Error {}
 
@@ -58,7 +63,10 @@ export function encodeRecord(record: ChallengeRecord): string {
 
 /** The message announcing a change. */
 export function encodeMessage(message: ChangeMessage): string {
-  if (message.op === 'delete') return JSON.stringify({ v: RECORD_VERSION, op: 'delete', id: message.id, sni: message.sni });
+  if (message.op === 'delete') {
+    const digest = message.digest === undefined ? {} : { digest: digestToHex(message.digest) };
+    return JSON.stringify({ v: RECORD_VERSION, op: 'delete', id: message.id, sni: message.sni, ...digest });
+  }
   return JSON.stringify({ v: RECORD_VERSION, op: 'put', ...recordFields(message), ttlMs: message.ttlMs });
 }
 
@@ -81,7 +89,8 @@ export function decodeMessage(text: string): Decoded<ChangeMessage> {
     }
     if (object.op === 'delete') {
       onlyFields(object, DELETE_FIELDS);
-      return { op: 'delete', id: readId(object.id), sni: readSni(object.sni) };
+      if (object.digest === undefined) return { op: 'delete', id: readId(object.id), sni: readSni(object.sni) };
+      return { op: 'delete', id: readId(object.id), sni: readSni(object.sni), digest: readDigest(object.digest) };
     }
     return refuse(`"op" is ${quoteValue(object.op)}, not "put" or "delete"`);
   });
@@ -124,9 +133,13 @@ function readRecord(object: Record<string, unknown>): ChallengeRecord {
   } catch (error) {
     refuse(`"identifier": ${(error as Error).message}`);
   }
-  const digest = digestFromHex(object.digest);
-  if (digest === undefined) refuse(`"digest" is ${quoteValue(object.digest)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
-  return { id: readId(object.id), identifier, digest };
+  return { id: readId(object.id), identifier, digest: readDigest(object.digest) };
+}
+
+function readDigest(value: unknown): Uint8Array {
+  const digest = digestFromHex(value);
+  if (digest === undefined) refuse(`"digest" is ${quoteValue(value)}, not ${DIGEST_LENGTH * 2} lower-case hex digits`);
+  return digest;
 }
 
 function readId(value: unknown): string {

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { ChainableCommander, Redis } from 'ioredis';
+import { bytesEqual } from '../challenge/der.js';
 import type { Identifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -137,6 +138,7 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
       this.#writeIds.delete(sni);
       this.emit('delete', sni, reason);
     });
+    this.#mirror.on('stack', (sni) => this.emit('stack', sni));
     this.#client = createRedisConnection(options.target, options.timeoutMs);
     this.#subscriber = createRedisConnection(options.target, options.timeoutMs);
     for (const connection of [this.#client, this.#subscriber]) {
@@ -210,18 +212,32 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
     return challenge;
   }
 
-  /** Resolves once Redis no longer holds the challenge and neither does this daemon's mirror. */
-  async delete(sni: string): Promise<boolean> {
+  /**
+   * Resolves once Redis no longer holds the challenge (or, with a digest, that deploy) and neither does this daemon's
+   * mirror. Removing the newest of several deploys sets the key to the one served next.
+   */
+  async delete(sni: string, digest?: Uint8Array): Promise<boolean> {
     this.#requireAvailable();
-    const wasServed = this.#mirror.get(sni) !== undefined;
+    const stack = this.#mirror.stack(sni);
+    if (digest !== undefined && !stack.some((challenge) => bytesEqual(challenge.digest, digest))) return false;
+    const wasServed = stack.length > 0;
     const id = newWriteId();
     const applied = this.#expect(id);
+    const key = this.#keyFor(sni);
+    const transaction = this.#client.multi();
+    const next = digest === undefined ? undefined : stack.filter((challenge) => !bytesEqual(challenge.digest, digest)).at(-1);
+    if (digest === undefined || next === undefined) transaction.del(key);
+    else if (bytesEqual(stack.at(-1)!.digest, digest)) {
+      const ttlMs = Math.max(1, Math.round(next.expiresAt.getTime() - Date.now()));
+      transaction.set(key, encodeRecord({ id, identifier: next.identifier, digest: next.digest }), 'PX', ttlMs);
+    } else {
+      // An older deploy: the key, which holds the newest, stays as it is.
+      transaction.pttl(key);
+    }
     let removed: boolean;
     try {
-      const replies = await this.#exec(
-        this.#client.multi().del(this.#keyFor(sni)).publish(this.#channel, encodeMessage({ op: 'delete', id, sni })),
-      );
-      removed = replies[0] === 1;
+      const replies = await this.#exec(transaction.publish(this.#channel, encodeMessage({ op: 'delete', id, sni, digest })));
+      removed = digest !== undefined || replies[0] === 1;
     } catch (error) {
       this.#forget(id);
       throw this.#writeError(error, `cleaning ${sni}`);
@@ -237,6 +253,10 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
 
   list(): Challenge[] {
     return this.#mirror.list();
+  }
+
+  listAll(): Challenge[] {
+    return this.#mirror.listAll();
   }
 
   /** Disconnects and stops the timers; idempotent. Deploys still waiting are refused. */
@@ -466,8 +486,12 @@ export class RedisChallengeStore extends EventEmitter<ChallengeStoreEvents> impl
     const waiter = this.#waiters.get(message.id);
     this.#forget(message.id);
     if (message.op === 'delete') {
+      const served = this.#mirror.get(sni);
       // The memory store removes synchronously inside delete(); nothing to wait for.
-      void this.#mirror.delete(sni);
+      void this.#mirror.delete(sni, message.digest);
+      // The newest was removed: the key now holds the deploy served next, written with this message's id.
+      const next = this.#mirror.get(sni);
+      if (next !== undefined && next !== served) this.#writeIds.set(sni, message.id);
       waiter?.resolve(undefined);
       return;
     }

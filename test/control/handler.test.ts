@@ -48,3 +48,40 @@ t.test('an ordinary deploy answers OK once the certificate is ready', async (t) 
   t.match((await handle(`deploy a.example.test ${digest}`))[0], /^OK deployed a\.example\.test expires /);
   t.ok(contexts.lookup('a.example.test'));
 });
+
+/** Issue 12, item 3. */
+t.test('five parallel identical deploys (same name, same digest) all answer OK', async (t) => {
+  let release!: () => void;
+  const { handle, contexts } = setup(t, new Promise((resolve) => (release = resolve)));
+  const replies = Array.from({ length: 5 }, () => handle(`deploy a.example.test ${digest}`));
+  release();
+  const answers = (await Promise.all(replies)).map((lines) => lines[0]);
+  t.same(answers.filter((line) => !/^OK deployed a\.example\.test /.test(line ?? '')), [], 'every one answers OK');
+  t.ok(contexts.lookup('a.example.test'), 'and the name is served');
+  t.match(await handle('list'), [new RegExp(`^a\\.example\\.test ${'ab'.repeat(32)} `), 'OK 1']);
+});
+
+t.test('deploy A, deploy B, then clean with A\'s digest: B stays served; clean with B\'s restores nothing cleaned', async (t) => {
+  const { handle, contexts } = setup(t, Promise.resolve());
+  const a = 'aa'.repeat(32);
+  const b = 'bb'.repeat(32);
+  const served = () => contexts.lookup('a.example.test');
+  t.match((await handle(`deploy a.example.test ${a}`))[0], /^OK deployed/);
+  t.match((await handle(`deploy a.example.test ${b}`))[0], /^OK deployed/);
+  t.same(await handle(`clean a.example.test ${a}`), ['OK cleaned a.example.test'], 'run A cleans its own deploy');
+  t.ok(served(), 'the name is still served');
+  t.match(await handle('list'), [new RegExp(`^a\\.example\\.test ${b} `), 'OK 1'], 'with B\'s digest');
+  t.same(await handle(`clean a.example.test ${a}`), ['OK not-deployed a.example.test'], 'A is gone already');
+
+  t.match((await handle(`deploy a.example.test ${a}`))[0], /^OK deployed/);
+  t.same(await handle(`clean a.example.test ${a}`), ['OK cleaned a.example.test'], 'cleaning the newest');
+  t.match(await handle('list'), [new RegExp(`^a\\.example\\.test ${b} `), 'OK 1'], 'serves the previous one again');
+
+  t.same(await handle('clean a.example.test'), ['OK cleaned a.example.test'], 'clean without a digest: every deploy');
+  t.same(await handle('list'), ['OK 0']);
+  t.match((await handle(`deploy a.example.test ${a}`))[0], /^OK deployed/);
+  t.match((await handle(`deploy a.example.test ${b}`))[0], /^OK deployed/);
+  t.same(await handle('unauth a.example.test'), ['OK'], 'unauth keeps its meaning: every deploy');
+  t.same(await handle('list'), ['OK 0']);
+  t.match((await handle('clean a.example.test not-a-digest'))[0], /^ERR bad-authorization /);
+});

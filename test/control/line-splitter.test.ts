@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LineSplitter } from '../../src/control/line-splitter.js';
+import { LineSplitter, OVERLONG } from '../../src/control/line-splitter.js';
 
 t.test('splits lines across chunks, strips CR', async (t) => {
   const s = new LineSplitter(100);
@@ -31,4 +31,28 @@ t.test('flush returns an unterminated last line', async (t) => {
   s.push(Buffer.from('list\r'));
   t.equal(s.flush(), 'list');
   t.equal(s.flush(), undefined);
+});
+
+t.test('append and next take one line at a time and count what is held', async (t) => {
+  const s = new LineSplitter(10);
+  t.equal(s.append(Buffer.from('a\nbb\r\nccc')), true);
+  t.equal(s.lines, 2);
+  t.equal(s.hasTail, true);
+  t.equal(s.next(), 'a');
+  t.equal(s.lines, 1);
+  t.equal(s.next(), 'bb');
+  t.equal(s.next(), undefined);
+  t.equal(s.lines, 0);
+  t.equal(s.flush(), 'ccc');
+  t.equal(s.hasTail, false);
+});
+
+t.test('append reports an overlong tail; next reports an overlong complete line', async (t) => {
+  const s = new LineSplitter(3);
+  t.equal(s.append(Buffer.from('ok\n12345')), false);
+  t.equal(s.next(), 'ok');
+  t.equal(s.next(), OVERLONG);
+  const u = new LineSplitter(3);
+  t.equal(u.append(Buffer.from('12345\nok\n')), true);
+  t.equal(u.next(), OVERLONG);
 });

@@ -188,3 +188,56 @@ t.test('closes control clients over --max-control-connections', async (t) => {
   t.equal(third, '', 'the third is closed without an answer');
   t.same(events, ['control-limit max-control-connections']);
 });
+
+t.test('counts pending lines, not reads: a client that floods and goes away gets at most 64 lines run', async (t) => {
+  // Issue 12 item 4: thousands of lines arrive in a few reads; before the fix every line of a read was queued and
+  // run even after the client had gone (772 of 4,248 in the review).
+  let started = 0;
+  let firstStarted!: () => void;
+  const first = new Promise<void>((resolve) => (firstStarted = resolve));
+  let clientGone!: () => void;
+  const gone = new Promise<void>((resolve) => (clientGone = resolve));
+  let dropped!: (count: number) => void;
+  const droppedLogged = new Promise<number>((resolve) => (dropped = resolve));
+  const drops: number[] = [];
+  let tooMany!: () => void;
+  const ranTooMany = new Promise<void>((resolve) => (tooMany = resolve));
+  const server = await start(t, {
+    commandsPerSecond: 1_000_000,
+    handler: async (line) => {
+      started++;
+      if (started > 64 + 1) tooMany();
+      if (started === 1) {
+        firstStarted();
+        // The first command is still running when the client disconnects.
+        await gone;
+      }
+      return [`OK ${line}`];
+    },
+    log: {
+      log: (_level, event, fields) => {
+        if (event !== 'control-dropped') return;
+        drops.push(Number(fields?.lines));
+        dropped(Number(fields?.lines));
+      },
+    },
+  });
+  const lines = Array.from({ length: 4248 }, (_, i) => `deploy n${i}.example ${'A'.repeat(43)}\n`).join('');
+  const socket = net.connect(server.path, () => socket.write(lines));
+  socket.on('error', () => undefined);
+  socket.on('close', () => clientGone());
+  await first;
+  socket.destroy();
+  // Either the server drops the rest (and says so), or it runs more than it may: whichever comes first.
+  const count = await Promise.race([droppedLogged, ranTooMany.then(() => 0)]);
+  t.ok(count > 0, `the lines not started were dropped (${count})`);
+  t.ok(started <= 64 + 1, `${started} lines were run: at most the 64 pending plus the one in flight`);
+  t.same(drops, [count], 'logged once, with the count');
+});
+
+t.test('a client that reads its replies gets thousands of lines answered, in order', async (t) => {
+  const server = await start(t, { commandsPerSecond: 1_000_000 });
+  const lines = Array.from({ length: 3000 }, (_, i) => `line-${i}`);
+  const text = await raw(server.path, lines.map((line) => `${line}\n`).join(''));
+  t.same(text.trimEnd().split('\n'), lines.map((line) => `OK ${line}`));
+});

@@ -70,6 +70,17 @@ t.test('hook', baseOptions, async (t) => {
       t.equal(cleanedOne.code, 0, 'clean_challenge with one triple exits 0', cleanedOne);
       t.same(await deployed(daemon), [], 'nothing is left deployed');
 
+      // Two runs for one name (issue 12, item 3): run A's clean_challenge passes its DIGEST and removes only A.
+      const runA = triple(`two.${tag}`);
+      const runB: [string, string, string] = [runA[0], 'token-b', dehydratedDigest('token-b.thumbprint-of-the-account-key')];
+      t.equal((await hook(['deploy_challenge', ...runA], env)).code, 0);
+      t.equal((await hook(['deploy_challenge', ...runB], env)).code, 0);
+      t.equal((await hook(['clean_challenge', ...runA], env)).code, 0);
+      const rows = (await daemon.request('list')).slice(0, -1);
+      t.same(rows.map((row) => row.split(/\s+/).slice(0, 2).join(' ')), [`${runA[0]} ${runB[2].replaceAll(':', '').toLowerCase()}`], 'run B\'s deploy is still served after run A cleaned');
+      t.equal((await hook(['clean_challenge', ...runB], env)).code, 0);
+      t.same(await deployed(daemon), [], 'and gone once run B cleaned');
+
       const again = await hook(['clean_challenge', ...one], env);
       t.equal(again.code, 0, 'cleaning what is not deployed is fine (OK not-deployed)', again);
 

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { digestToHex } from '../../src/challenge/authorization.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
@@ -66,7 +66,7 @@ t.test('every change is in the file when it resolves; the file is replaced whole
   for (const [name, step] of steps) {
     await step();
     t.same(readdirSync(dir), ['state.json'], `${name}: only the state file in the directory`);
-    t.same(fileRows(file), rows(store.list()), `${name}: the file holds exactly the store`);
+    t.same(fileRows(file), rows(store.listAll()), `${name}: the file holds exactly the store`);
   }
   t.notMatch(readFileSync(file, 'utf8'), /PRIVATE|"key"/i, 'no key material');
   t.equal(await store.delete('nothing.example'), false);
@@ -185,11 +185,50 @@ t.test('a corrupt file: one log line, moved aside, empty store', async (t) => {
   const { store, file, logs } = await open(t, { dir });
   t.equal(store.size, 0);
   t.equal(logs.length, 1, 'exactly one log line');
-  t.match(logs[0], /^warn state-corrupt .*"reason":"it is not JSON: .*"moved_to":".*state\.json\.corrupt-\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z"/);
+  t.match(logs[0], /^warn state-corrupt .*"reason":"it is not JSON".*"moved_to":".*state\.json\.corrupt-\d{4}-\d\d-\d\dT\d{6}\.\d{3}Z"/);
   const aside = readdirSync(dir).filter((name) => name.startsWith('state.json.corrupt-'));
   t.equal(aside.length, 1, 'the file was moved aside');
   t.match(readFileSync(path.join(dir, aside[0]!), 'utf8'), /"digest":"zz"/, 'with its contents intact');
   t.same(fileRows(file), [], 'a fresh empty state replaces it');
+});
+
+t.test('a foreign file at the state path: moved aside, and nothing of it reaches the log', async (t) => {
+  const dir = shortTempDir(t);
+  writeFileSync(path.join(dir, 'state.json'), 'root:$y$j9T$secret:19000:0:99999:7:::\n');
+  const { store, logs } = await open(t, { dir });
+  t.equal(store.size, 0);
+  t.match(logs, [/^warn state-corrupt .*"reason":"it is not JSON"/]);
+  t.notMatch(logs.join('\n'), /root|secret|\$y\$/, 'no byte of the file is logged');
+});
+
+t.test('a state path that is a link: open fails with ERR_STATE_SYMLINK; the target is neither read, logged nor moved', async (t) => {
+  const dir = shortTempDir(t);
+  const victimDir = shortTempDir(t);
+  const victim = path.join(victimDir, 'shadow');
+  const secret = 'root:$y$j9T$secret:19000:0:99999:7:::\n';
+  writeFileSync(victim, secret, { mode: 0o600 });
+  const file = path.join(dir, 'state.json');
+  symlinkSync(victim, file);
+  const logs: string[] = [];
+  const log: Logger = { log: (level, event, fields) => logs.push(`${level} ${event} ${JSON.stringify(fields ?? {})}`) };
+  await t.rejects(JournaledChallengeStore.open({ journal: new FileJournal(file), maxChallenges: 10, log }), { code: 'ERR_STATE_SYMLINK' });
+  t.notMatch(logs.join('\n'), /root|secret|\$y\$/, 'no byte of the target is logged');
+  t.equal(readFileSync(victim, 'utf8'), secret, 'the target is byte-identical');
+  t.equal(readlinkSync(file), victim, 'the link is left where it is (not moved aside)');
+  t.same(readdirSync(dir), ['state.json']);
+});
+
+t.test('open removes temp files a killed daemon left, but not a link of that name', async (t) => {
+  const dir = shortTempDir(t);
+  const victimDir = shortTempDir(t);
+  const victim = path.join(victimDir, 'shadow');
+  writeFileSync(victim, 'secret\n');
+  writeFileSync(path.join(dir, 'state.json.tmp-4242'), '{"version":1,');
+  symlinkSync(victim, path.join(dir, 'state.json.tmp-4343'));
+  const { logs } = await open(t, { dir });
+  t.match(logs, [/^info state-temp-removed .*"files":\["state\.json\.tmp-4242"\]/, /^info state-loaded /]);
+  t.same(readdirSync(dir).sort(), ['state.json', 'state.json.tmp-4343']);
+  t.equal(readFileSync(victim, 'utf8'), 'secret\n');
 });
 
 t.test('a directory where the file should be counts as unreadable', async (t) => {
@@ -207,4 +246,22 @@ t.test('a state directory that cannot be written stops open', async (t) => {
     code: 'ERR_STATE_WRITE_FAILED',
     message: /missing\/state\.json: ENOENT/,
   });
+});
+
+t.test('several deploys of a name are written (version 2), cleaned by digest, and come back after a restart in order', async (t) => {
+  const dir = shortTempDir(t);
+  const first = await open(t, { dir });
+  await first.store.put(id('a.example'), digest(1), 60);
+  await first.store.put(id('a.example'), digest(2), 60);
+  await first.store.put(id('a.example'), digest(3), 60);
+  t.equal(await first.store.delete('a.example', digest(2)), true);
+  t.match(readFileSync(first.file, 'utf8'), /"version": 2/, 'written as version 2');
+  t.same(fileRows(first.file), rows(first.store.listAll()), 'the file holds every deploy');
+  await first.store.close();
+  const second = await open(t, { dir });
+  t.same(second.store.listAll().map((c) => c.digest[0]), [1, 3], 'both deploys restored, oldest first');
+  t.equal(second.store.get('a.example')?.digest[0], 3, 'the newest is served');
+  t.equal(await second.store.delete('a.example', digest(3)), true);
+  t.equal(second.store.get('a.example')?.digest[0], 1, 'cleaning it serves the previous one');
+  t.match(readFileSync(second.file, 'utf8'), /"version": 1/, 'one deploy left: version 1 again');
 });

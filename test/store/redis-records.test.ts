@@ -12,6 +12,10 @@ t.test('records and messages round-trip', async (t) => {
   t.same(decodeMessage(encodeMessage(put)), { ok: true, value: put });
   const del = { op: 'delete' as const, id: 'fedcba9876543210', sni: 'a.example' };
   t.same(decodeMessage(encodeMessage(del)), { ok: true, value: del });
+  t.notMatch(encodeMessage(del), /digest/, 'a delete of every deploy has no digest field, as older daemons write it');
+  const one = { op: 'delete' as const, id: 'fedcba9876543210', sni: 'a.example', digest: new Uint8Array(32).fill(0xcd) };
+  t.equal(encodeMessage(one), `{"v":1,"op":"delete","id":"fedcba9876543210","sni":"a.example","digest":"${'cd'.repeat(32)}"}`);
+  t.same(decodeMessage(encodeMessage(one)), { ok: true, value: one }, 'a delete of one deploy carries its digest');
 });
 
 t.test('anything a daemon would not write is refused with a reason', async (t) => {
@@ -31,7 +35,8 @@ t.test('anything a daemon would not write is refused with a reason', async (t) =
     ['message', `{"v":1,"op":"put","id":"0123456789abcdef","identifier":"a.example","digest":"${digest}","ttlMs":1.5}`, /"ttlMs"/],
     ['message', `{"v":1,"op":"put","id":"0123456789abcdef","identifier":"a.example","digest":"${digest}","ttlMs":1,"sni":"a.example"}`, /unknown field "sni"/],
     ['message', `{"v":1,"op":"delete","id":"0123456789abcdef","sni":"A.Example"}`, /canonical/],
-    ['message', `{"v":1,"op":"delete","id":"0123456789abcdef","sni":"a.example","digest":"${digest}"}`, /unknown field "digest"/],
+    ['message', `{"v":1,"op":"delete","id":"0123456789abcdef","sni":"a.example","digest":"${digest.toUpperCase()}"}`, /"digest"/],
+    ['message', `{"v":1,"op":"delete","id":"0123456789abcdef","sni":"a.example","ttlMs":5}`, /unknown field "ttlMs"/],
   ];
   for (const [kind, text, reason] of cases) {
     const decoded = kind === 'record' ? decodeRecord(text) : decodeMessage(text);

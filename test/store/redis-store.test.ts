@@ -116,6 +116,31 @@ t.test('concurrent redeploys of one name end the same on every node', peers, asy
   t.pass('20 rounds of simultaneous redeploys converged');
 });
 
+t.test('several deploys of one name across nodes: a clean by digest removes only that one, on every node and in Redis', peers, async (t) => {
+  const a = await open(t, redis(), { prefix: 'stack:' });
+  const b = await open(t, redis(), { prefix: 'stack:' });
+  const admin = redis().admin();
+  const id = parseIdentifier('stack.example.test');
+  const key = 'stack:challenge:stack.example.test';
+  const inRedis = async (): Promise<string | undefined> => (JSON.parse((await admin.get(key)) ?? '{}') as { digest?: string }).digest;
+  const everywhere = (digest: string | undefined, what: string) =>
+    waitUntil(what, async () => (hex(a.store.get(id.sni)) === digest && hex(b.store.get(id.sni)) === digest && (await inRedis()) === digest ? true : undefined));
+  await a.store.put(id, digestOf(1), 60);
+  await b.store.put(id, digestOf(2), 60);
+  await everywhere('02'.repeat(32), 'the newest deploy is served everywhere');
+  t.equal(await a.store.delete(id.sni, digestOf(2)), true, 'node a cleans the newest deploy, by digest');
+  await everywhere('01'.repeat(32), 'the previous deploy is served again on both nodes, and Redis holds it');
+  const ttl = await admin.pttl(key);
+  t.ok(ttl > 50_000 && ttl <= 60_000, `with its own remaining lifetime (${ttl} ms)`);
+  await b.store.put(id, digestOf(3), 60);
+  t.equal(await a.store.delete(id.sni, digestOf(1)), true, 'an older deploy cleaned');
+  await everywhere('03'.repeat(32), 'the newest stays served');
+  t.same(b.store.listAll().map(hex), ['03'.repeat(32)], 'the older one is gone on the other node too');
+  t.equal(await b.store.delete(id.sni, digestOf(9)), false, 'a digest not deployed removes nothing');
+  t.equal(await b.store.delete(id.sni, digestOf(3)), true, 'the last one');
+  await everywhere(undefined, 'nothing served, and the key gone');
+});
+
 t.test('a store that starts later loads what Redis holds, skipping what no daemon wrote', peers, async (t) => {
   const a = await open(t, redis(), { prefix: 'load:' });
   await a.store.put(parseIdentifier('good.example.test'), digestOf(4), 30);

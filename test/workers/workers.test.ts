@@ -222,6 +222,30 @@ t.test('clean: soon no worker serves the name', { ...skip }, async (t) => {
   t.match(await status(daemon), { workers: '2', challenges: '0' });
 });
 
+t.test('two deploys of one name, the newest cleaned by digest: the primary serves the previous one again on every worker', { ...skip }, async (t) => {
+  // Issue 12, item 3: the primary decides what a name serves and tells the workers.
+  const daemon = await startWorkers(t);
+  const name = 'stacked.workers.example.test';
+  const first = digestOf('stacked-run-a');
+  const second = digestOf('stacked-run-b');
+  t.match((await daemon.request(`deploy ${name} ${first.toString('hex')}`))[0], /^OK deployed /);
+  t.match((await daemon.request(`deploy ${name} ${second.toString('hex')}`))[0], /^OK deployed /);
+  const newest = await validateUntilServedBy(daemon, name, WORKER_IDS, { digest: second });
+  t.same(newest.failures, [], 'both workers serve the newest deploy');
+
+  t.same(await daemon.request(`clean ${name} ${second.toString('hex')}`), [`OK cleaned ${name}`]);
+  const to = endpointOf(daemon);
+  // The previous deploy's certificate is built and sent to the workers after the OK: poll until it is served.
+  await waitUntil('ten validations in a row of the previous deploy', async () => {
+    const results = await inBatches(10, 2, () => validateAsCa(to, name, { digest: first }));
+    return results.every((r) => r.ok && r.check.ok) ? true : undefined;
+  });
+  const settledAt = daemon.logLines().length;
+  const previous = await validateUntilServedBy(daemon, name, WORKER_IDS, { digest: first, min: 10, since: settledAt });
+  t.same(previous.failures, [], `all ${previous.total} later handshakes, from both workers, present the previous deploy`);
+  t.match(await daemon.request('list'), [new RegExp(`^${name.replaceAll('.', '\\.')} ${first.toString('hex')} `), 'OK 1']);
+});
+
 t.test('a SIGKILLed worker is replaced, and the replacement serves the challenges deployed before', { ...skip }, async (t) => {
   const daemon = await startWorkers(t);
   const name = 'survivor.workers.example.test';
