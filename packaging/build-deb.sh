@@ -3,6 +3,7 @@
 #   /usr/lib/alpn-responder/{dist,node_modules,package.json}  the built code and its production dependencies
 #   /usr/bin/alpn-responder                                  -> ../lib/alpn-responder/dist/cli.js
 #   /usr/lib/systemd/system/alpn-responder*.{service,socket} systemd/ with ExecStart=/usr/bin/alpn-responder
+#   /usr/lib/sysusers.d/alpn-responder.conf                  the group alpn-responder (the control socket's)
 #   /usr/share/alpn-responder/dehydrated-hook.sh             dehydrated's HOOK
 #   /usr/share/doc/alpn-responder/                           README, docs/, examples/, copyright, changelog
 #   /usr/share/man/man1/alpn-responder.1.gz                  made from the CLI's --help (packaging/man-page.ts)
@@ -72,6 +73,8 @@ if grep -n '/opt/' "$UNITS"/*; then
 fi
 
 install -m 755 hooks/dehydrated-hook.sh "$PKG/usr/share/$NAME/dehydrated-hook.sh"
+# The control socket's group, created by postinst (systemd-sysusers) and at boot.
+install -D -m 644 systemd/alpn-responder.sysusers.conf "$PKG/usr/lib/sysusers.d/$NAME.conf"
 install -m 644 packaging/dehydrated-conf.sh "$DOC/examples/dehydrated-conf.sh"
 install -m 644 README.md "$DOC/README.md"
 install -m 644 docs/*.md "$DOC/docs/"

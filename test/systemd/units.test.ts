@@ -62,6 +62,15 @@ t.test('the units agree with the code and with each other', async (t) => {
   t.same(values(own, 'CapabilityBoundingSet'), ['CAP_NET_BIND_SERVICE'], 'binding port 443 is the only privilege');
   t.same(values(own, 'AmbientCapabilities'), ['CAP_NET_BIND_SERVICE']);
 
+  // Debian has no dehydrated group (the dehydrated package creates no account): the units' group must be the one
+  // the sysusers.d file (installed by the package, run by its postinst) creates.
+  const sysusers = readFileSync(path.join(UNIT_DIR, 'alpn-responder.sysusers.conf'), 'utf8');
+  const groups = [...sysusers.matchAll(/^g\s+(\S+)\s+-\s*$/gm)].map((match) => match[1]);
+  t.same(groups, ['alpn-responder'], 'the sysusers.d file creates the group alpn-responder');
+  t.same(values(socket, 'SocketGroup'), ['alpn-responder'], 'the control socket belongs to that group');
+  t.match(values(own, 'ExecStart')[0], / --control-group alpn-responder(?: |$)/, 'the nosocket service gives its socket to it');
+  t.same(values(own, 'SupplementaryGroups'), ['alpn-responder'], 'and is a member, so it may');
+
   for (const unit of [activated, own]) {
     for (const [key, value] of Object.entries({ NoNewPrivileges: 'yes', ProtectSystem: 'strict', DynamicUser: 'yes', UMask: '0077', SystemCallFilter: '@system-service', MemoryDenyWriteExecute: 'no', Restart: 'on-failure' })) {
       t.same(values(unit, key), [value], `${unit}: ${key}=${value}`);
