@@ -1,6 +1,7 @@
 /**
- * The package's debian/copyright (machine-readable format 1.0): alpn-responder itself, then every bundled npm
- * module under /usr/lib/alpn-responder/node_modules with the license its package.json declares.
+ * The package's debian/copyright (machine-readable format 1.0): alpn-responder itself — its copyright line and MIT
+ * terms taken from the repository's LICENSE — then every bundled npm module under /usr/lib/alpn-responder/node_modules
+ * with the license its package.json declares.
  * `node --import @tapjs/typescript/import packaging/copyright.ts NODE_MODULES_DIR`
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
@@ -34,12 +35,20 @@ const licenseOf = (manifest: Manifest): string =>
 
 const nodeModules = process.argv[2];
 if (nodeModules === undefined) throw new Error('usage: copyright.ts NODE_MODULES_DIR');
+
+/** LICENSE: `MIT License`, a blank line, `Copyright (c) …`, then the terms. */
+const licenseFile = readFileSync(new URL('../LICENSE', import.meta.url), 'utf8');
+const holder = /^MIT License\n\nCopyright \(c\) (.+)\n\n/.exec(licenseFile);
+if (holder === null) throw new Error('LICENSE does not start with "MIT License" and a "Copyright (c) …" line');
+/** The terms as DEP-5 wants them: LICENSE's lines, its blank lines as ".". */
+const mitTerms = licenseFile.slice(holder[0].length).trim().split(/\n\s*\n/).join('\n.\n');
+
 const out: string[] = [
   'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
   'Upstream-Name: alpn-responder',
   '',
   'Files: *',
-  'Copyright: 2026 alpn-responder contributors',
+  `Copyright: ${holder[1] ?? ''}`,
   'License: MIT',
   '',
 ];
@@ -68,18 +77,7 @@ THIS SOFTWARE.`;
 const TEXTS: Record<string, string> = {
   ISC,
   'Apache-2.0': 'On Debian systems, the full text of the Apache License, Version 2.0 can be found in\n/usr/share/common-licenses/Apache-2.0.',
-  MIT: `Permission is hereby granted, free of charge, to any person obtaining a copy of this software and associated
-documentation files (the "Software"), to deal in the Software without restriction, including without limitation the
-rights to use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies of the Software, and to permit
-persons to whom the Software is furnished to do so, subject to the following conditions:
-.
-The above copyright notice and this permission notice shall be included in all copies or substantial portions of the
-Software.
-.
-THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE
-WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR
-COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR
-OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.`,
+  MIT: mitTerms,
 };
 for (const license of [...licenses].sort()) {
   const text = TEXTS[license];
