@@ -5,10 +5,13 @@
 #   - installs what the build needs (Node.js >= 20 and npm, from Debian) and dehydrated;
 #   - builds alpn-responder_<version>_all.deb and installs it (the CLI is /usr/bin/alpn-responder);
 #   - starts the daemon on port 443 with its control socket writable by your group:
-#       with systemd: alpn-responder.socket (enabled, so it comes back after a reboot);
+#       with systemd: alpn-responder.socket (enabled, so it comes back after a reboot), its SocketGroup= set by
+#       the drop-in /etc/systemd/system/alpn-responder.socket.d/quick-start.conf;
 #       without systemd (a container): `alpn-responder serve` in the background, logging to
-#       /var/log/alpn-responder.log (stop it with: kill "$(cat /run/alpn-responder.pid)").
+#       /var/log/alpn-responder.log (stop it with: kill "$(cat /run/alpn-responder.pid)");
+#     and returns once the daemon answers on its control socket — or fails with the end of its log.
 # Nothing stays in the foreground. Then: `alpn-responder status`, `alpn-responder doctor`.
+# `apt-get purge alpn-responder` removes what this made: the package, the enable link, the drop-in, the log.
 
 set -euo pipefail
 
@@ -51,27 +54,63 @@ echo "$(command -v alpn-responder): $(alpn-responder --version)"
 
 # Who may deploy: the group of whoever ran this (root's group when run as root).
 GROUP="$(id -gn)"
+LOG=/var/log/alpn-responder.log
+# Whether process $1 exists and is not a zombie (kill -0 cannot tell for root's processes when not root).
+alive() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ ${stat%% *} != Z ]]
+}
+# Fails the install with the daemon's last log lines (given on stdin) and what to do.
+died() {
+  echo "install.sh: FAILED: the daemon did not come up ($1). The end of its log:" >&2
+  sed 's/^/  /' >&2
+  echo "install.sh: fix the cause above, then run ./scripts/install.sh again." >&2
+  exit 1
+}
+# Polls until the daemon answers `status` on its control socket, or it has given up: daemon_gone (defined per
+# branch below) succeeds once it exited or its unit failed, daemon_log prints its last lines. The 120 s ceiling only
+# keeps a start that hangs from blocking the install forever.
+wait_ready() {
+  local start=$SECONDS
+  until as_root alpn-responder status >/dev/null 2>&1; do
+    if daemon_gone; then died "it exited at start" < <(daemon_log); fi
+    if ((SECONDS - start > 120)); then died "no answer on /run/alpn-responder/control.sock after 120 s" < <(daemon_log); fi
+    sleep 0.2
+  done
+}
+
 say "start the daemon (control socket group: $GROUP)"
 if [[ -d /run/systemd/system ]]; then
+  # Both things made here go again with `apt-get purge alpn-responder`: postrm deletes the drop-in
+  # (/etc/systemd/system/alpn-responder.socket.d/quick-start.conf), and the enable link is made by
+  # deb-systemd-helper, whose record the purge uses to remove it.
   as_root mkdir -p /etc/systemd/system/alpn-responder.socket.d
   printf '[Socket]\nSocketGroup=%s\n' "$GROUP" | as_root tee /etc/systemd/system/alpn-responder.socket.d/quick-start.conf >/dev/null
   as_root systemctl daemon-reload
-  as_root systemctl enable --now alpn-responder.socket
-  echo "alpn-responder.socket is listening; systemd starts the daemon at the first connection (systemctl status alpn-responder)"
+  as_root deb-systemd-helper enable alpn-responder.socket
+  as_root systemctl start alpn-responder.socket
+  # `status` connects to the control socket, which starts the service.
+  daemon_gone() { systemctl is-failed --quiet alpn-responder.socket alpn-responder.service; }
+  daemon_log() { as_root journalctl --no-pager -n 20 -u alpn-responder.socket -u alpn-responder.service; }
+  wait_ready
+  echo "alpn-responder.socket is listening (enabled: it comes back after a reboot) and the daemon answers (systemctl status alpn-responder)"
 else
-  if [[ -f /run/alpn-responder.pid ]] && kill -0 "$(cat /run/alpn-responder.pid)" 2>/dev/null; then
+  if [[ -f /run/alpn-responder.pid ]] && alive "$(cat /run/alpn-responder.pid)"; then
     as_root kill "$(cat /run/alpn-responder.pid)"
-    while kill -0 "$(cat /run/alpn-responder.pid)" 2>/dev/null; do sleep 0.1; done
+    while alive "$(cat /run/alpn-responder.pid)"; do sleep 0.1; done
   fi
+  # Only this start's lines are shown if it fails: the log is appended to.
+  LOG_START="$(as_root stat -c %s "$LOG" 2>/dev/null || echo 0)"
   # $1 and $! belong to the inner shell, which runs as root.
   # shellcheck disable=SC2016
-  as_root sh -c 'mkdir -p /run/alpn-responder && setsid alpn-responder serve --control-group "$1" >>/var/log/alpn-responder.log 2>&1 </dev/null & echo $! >/run/alpn-responder.pid' sh "$GROUP"
-  for _ in $(seq 300); do
-    [[ -S /run/alpn-responder/control.sock ]] && break
-    kill -0 "$(cat /run/alpn-responder.pid)" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "no systemd here: alpn-responder serve runs in the background (pid $(cat /run/alpn-responder.pid), log /var/log/alpn-responder.log)"
+  as_root sh -c 'mkdir -p /run/alpn-responder && setsid alpn-responder serve --control-group "$1" >>"$2" 2>&1 </dev/null & echo $! >/run/alpn-responder.pid' sh "$GROUP" "$LOG"
+  PID="$(cat /run/alpn-responder.pid)"
+  daemon_gone() { ! alive "$PID"; }
+  daemon_log() { as_root tail -c +"$((LOG_START + 1))" "$LOG" | tail -n 20; }
+  wait_ready
+  echo "no systemd here: alpn-responder serve runs in the background and answers (pid $PID, log $LOG)"
 fi
 
 say "alpn-responder doctor --quick"
