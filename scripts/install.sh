@@ -83,14 +83,13 @@ wait_ready() {
 
 say "start the daemon (control socket group: $GROUP)"
 if [[ -d /run/systemd/system ]]; then
-  # Both things made here go again with `apt-get purge alpn-responder`: postrm deletes the drop-in
-  # (/etc/systemd/system/alpn-responder.socket.d/quick-start.conf), and the enable link is made by
-  # deb-systemd-helper, whose record the purge uses to remove it.
+  # Both things made here go again with `apt-get purge alpn-responder` (postrm deletes them by name): the drop-in
+  # /etc/systemd/system/alpn-responder.socket.d/quick-start.conf and the enable link
+  # /etc/systemd/system/sockets.target.wants/alpn-responder.socket.
   as_root mkdir -p /etc/systemd/system/alpn-responder.socket.d
   printf '[Socket]\nSocketGroup=%s\n' "$GROUP" | as_root tee /etc/systemd/system/alpn-responder.socket.d/quick-start.conf >/dev/null
   as_root systemctl daemon-reload
-  as_root deb-systemd-helper enable alpn-responder.socket
-  as_root systemctl start alpn-responder.socket
+  as_root systemctl enable --now alpn-responder.socket
   # `status` connects to the control socket, which starts the service.
   daemon_gone() { systemctl is-failed --quiet alpn-responder.socket alpn-responder.service; }
   daemon_log() { as_root journalctl --no-pager -n 20 -u alpn-responder.socket -u alpn-responder.service; }
