@@ -15,7 +15,7 @@ import { ContextTable } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
 import { dropPrivileges, requireRoot } from './privilege/drop.js';
 import { StartGate } from './start-gate.js';
-import { TlsPort } from './tls-port.js';
+import { TlsPort } from './net/tls-port.js';
 import { CertificateCache } from './store/certificate-cache.js';
 import type { ChallengeStore } from './store/challenge-store.js';
 import { FileJournal } from './store/file-journal.js';

@@ -7,7 +7,7 @@ import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ContextTable } from '../net/context-table.js';
 import { dropPrivileges } from '../privilege/drop.js';
-import { TlsPort } from '../tls-port.js';
+import { TlsPort } from '../net/tls-port.js';
 import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Sends to the primary over Node's IPC channel. */

@@ -3,15 +3,15 @@
  * The daemon runs one with `--workers 1`; each worker process of `--workers N` runs one.
  */
 import type { Server, Socket } from 'node:net';
-import type { Activity } from './control/handler.js';
-import type { Logger } from './log.js';
-import { ConnectionHandler } from './net/connection-handler.js';
-import type { ContextTable, ReadyChallenge } from './net/context-table.js';
-import type { ListenAddress } from './net/listen-address.js';
-import { Listeners, type ListenTarget } from './net/listeners.js';
-import type { StartGate } from './start-gate.js';
-import { WatchDir } from './store/watch-dir.js';
-import { connectionHandlerOptions, type WireConnectionSettings } from './workers/messages.js';
+import type { Activity } from '../control/handler.js';
+import type { Logger } from '../log.js';
+import { ConnectionHandler } from './connection-handler.js';
+import type { ContextTable, ReadyChallenge } from './context-table.js';
+import type { ListenAddress } from './listen-address.js';
+import { Listeners, type ListenTarget } from './listeners.js';
+import type { StartGate } from '../start-gate.js';
+import { WatchDir } from '../store/watch-dir.js';
+import { connectionHandlerOptions, type WireConnectionSettings } from '../workers/messages.js';
 
 /** One error listener for every socket that only needs one (no closure per connection). */
 const ignoreError = (): void => undefined;
