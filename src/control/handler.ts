@@ -5,7 +5,8 @@ import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CertificateCache } from '../store/certificate-cache.js';
-import type { Challenge, ChallengeStore } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore } from '../store/challenge-store.js';
 import { COMMAND_USAGE, formatErrorReply, parseCommand, type Command } from './protocol.js';
 import type { LineHandler } from './server.js';
 

@@ -6,7 +6,7 @@ import { constants } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
-import type { Challenge } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** A challenge ready to be served: its certificate already inside a TLS context. */
 export interface ReadyChallenge {

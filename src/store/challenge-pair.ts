@@ -8,7 +8,7 @@ import { parseIdentifier, type Identifier } from '../challenge/identifier.js';
 import { acmeIdentifierDigest, checkChallengeCertificate } from '../challenge/verify.js';
 import { AlpnResponderError } from '../errors.js';
 import { challengeContext } from '../net/context-table.js';
-import type { Challenge } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** Why a pair is not served, as logged in `reason=`. */
 export type PairSkipReason =

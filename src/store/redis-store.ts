@@ -21,7 +21,8 @@ import { bytesEqual } from '../challenge/der.js';
 import type { Identifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Challenge, ChallengeStore, ChallengeStoreEvents } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore, ChallengeStoreEvents } from './challenge-store.js';
 import { MemoryChallengeStore } from './memory-store.js';
 import { createRedisConnection, reconnectDelay, type RedisConnection } from './redis-connection.js';
 import {

@@ -14,7 +14,7 @@ import type { ReadyChallenge } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { ListenTarget } from '../net/listeners.js';
 import type { RunAs } from '../privilege/run-as.js';
-import type { Challenge } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** A challenge as it crosses the channel. */
 export interface WireChallenge {

@@ -12,7 +12,7 @@ import type { Activity } from '../control/handler.js';
 import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
-import type { Challenge } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
 
 /** Options of {@link WorkerPool}. */

@@ -10,7 +10,7 @@ import t from 'tap';
 import { createChallengeCertificate } from '../../src/challenge/certificate.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import type { Logger } from '../../src/log.js';
-import type { Challenge } from '../../src/store/challenge-store.js';
+import type { Challenge } from '../../src/challenge/challenge.js';
 import type { WorkerSettings } from '../../src/workers/messages.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { caVerdict, digestOf } from '../helpers/ca-check.js';
