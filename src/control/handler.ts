@@ -4,6 +4,7 @@ import { bytesEqual } from '../challenge/der.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Activity } from '../net/activity.js';
 import type { CertificateCache } from '../store/certificate-cache.js';
 import type { Challenge } from '../challenge/challenge.js';
 import type { ChallengeStore } from '../store/challenge-store.js';
@@ -17,17 +18,6 @@ export interface StatusSnapshot {
   readonly listeners: readonly string[];
   /** Processes serving the TLS port now (`--workers`; fewer while one is being replaced). */
   readonly workers: number;
-}
-
-/** What the TLS port did, summed over every process that serves it. */
-export interface Activity {
-  readonly served: number;
-  readonly passed: number;
-  readonly rejected: number;
-  /** Handshakes served per deployed SNI value (absent: none yet). */
-  readonly servedBySni: ReadonlyMap<string, number>;
-  /** Challenges served from `--watch-dir`, with their handshakes served. */
-  readonly watched: readonly { readonly challenge: Challenge; readonly served: number }[];
 }
 
 /** What the command handler works on. */

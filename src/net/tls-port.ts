@@ -3,7 +3,7 @@
  * The daemon runs one with `--workers 1`; each worker process of `--workers N` runs one.
  */
 import type { Server, Socket } from 'node:net';
-import type { Activity } from '../control/handler.js';
+import type { Activity } from './activity.js';
 import type { Logger } from '../log.js';
 import { ConnectionHandler } from './connection-handler.js';
 import type { ContextTable, ReadyChallenge } from './context-table.js';

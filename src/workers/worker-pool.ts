@@ -8,7 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
 import { AlpnResponderError, ERROR_CODES, type ErrorCode } from '../errors.js';
-import type { Activity } from '../control/handler.js';
+import type { Activity } from '../net/activity.js';
 import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
