@@ -27,7 +27,8 @@ import { sortPassedSockets, type PassedDescriptor, type SocketRoles, type Passed
 import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
 import { isUnixSocket, unixSocketInodes } from './systemd/socket-kind.js';
 import { VERSION } from './version.js';
-import { isMessage, type ToPrimary, type ToWorker, type WireConnectionSettings } from './workers/messages.js';
+import type { WireConnectionSettings } from './net/tls-port-settings.js';
+import { isMessage, type ToPrimary, type ToWorker } from './workers/messages.js';
 import { WorkerPool } from './workers/worker-pool.js';
 import { WorkerProcess } from './workers/worker-process.js';
 

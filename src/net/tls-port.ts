@@ -11,7 +11,7 @@ import type { ListenAddress } from './listen-address.js';
 import { Listeners, type ListenTarget } from './listeners.js';
 import type { StartGate } from '../start-gate.js';
 import { WatchDir } from '../store/watch-dir.js';
-import { connectionHandlerOptions, type WireConnectionSettings } from '../workers/messages.js';
+import { connectionHandlerOptions, type WireConnectionSettings } from './tls-port-settings.js';
 
 /** One error listener for every socket that only needs one (no closure per connection). */
 const ignoreError = (): void => undefined;

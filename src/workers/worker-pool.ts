@@ -13,7 +13,8 @@ import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { Challenge } from '../challenge/challenge.js';
-import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
+import type { WireConnectionSettings } from '../net/tls-port-settings.js';
+import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
