@@ -2,16 +2,15 @@
  * Composition root: builds the store, certificate cache, listeners and control socket, and owns the lifecycle
  * (running → closing → closed) and the process signals. Nothing else in the project touches signals.
  */
-import cluster from 'node:cluster';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
 import { RESTART_ONLY, type DaemonOptions } from './config/serve-options.js';
 import { createCommandHandler } from './control/handler.js';
 import type { Activity } from './net/activity.js';
 import { ControlServer, type ControlServerOptions, type LineHandler } from './control/server.js';
 import { AlpnResponderError } from './errors.js';
-import { createStreamLogger, withFields, type Logger } from './log.js';
+import { tuneHeap } from './heap.js';
+import type { Logger } from './log.js';
 import { ContextTable } from './net/context-table.js';
 import { formatListenAddress, type ListenAddress } from './net/listen-address.js';
 import { dropPrivileges, requireRoot } from './privilege/drop.js';
@@ -28,9 +27,7 @@ import { openPassedSockets, takeListenFds } from './systemd/passed-sockets.js';
 import { isUnixSocket, unixSocketInodes } from './systemd/socket-kind.js';
 import { VERSION } from './version.js';
 import type { WireConnectionSettings } from './net/tls-port-settings.js';
-import { isMessage, type ToPrimary, type ToWorker } from './workers/messages.js';
 import { WorkerPool } from './workers/worker-pool.js';
-import { WorkerProcess } from './workers/worker-process.js';
 
 export type { DaemonOptions } from './config/serve-options.js';
 
@@ -312,15 +309,6 @@ class WorkerFront implements Front {
   }
 }
 /**
- * Keeps V8's young generation from growing under bursts of connections: a long-running daemon with thousands of
- * idle sockets otherwise keeps the grown semi-spaces resident (about 4 KiB per idle connection instead of 3 KiB,
- * measured), for no CPU saved at the handshake rates measured in docs/performance.md.
- */
-function tuneHeap(): void {
-  v8.setFlagsFromString('--semi-space-growth-factor=1');
-}
-
-/**
  * Runs the daemon until SIGTERM or SIGINT, then shuts it down. Resolves with the exit code; a second signal
  * while closing forces exit code 1 without waiting.
  */
@@ -369,47 +357,10 @@ export async function runDaemon(options: DaemonOptions, log: Logger, reload?: ()
 }
 
 /**
- * The life of a worker process (`--workers`): asks the primary for its settings, serves until the primary says
- * `close`, and resolves with the exit code. Signals are the primary's to act on — Ctrl-C reaches the whole process
- * group, and a worker stopping on its own would drop connections the primary still counts on — so a worker ignores
- * them. A worker whose primary is gone is ended at once by node:cluster; it only says so first.
+ * A worker ignores signals: they are the primary's to act on — Ctrl-C reaches the whole process group, and a worker
+ * stopping on its own would drop connections the primary still counts on. Given to {@link runWorker} by the worker
+ * program, so that signals stay in this file.
  */
-export async function runWorker(): Promise<number> {
-  tuneHeap();
+export function ignoreWorkerSignals(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
-  // Every message is listened for from the start and kept until the worker serves: one that arrives without a
-  // listener is lost, and the primary may send changes while this worker is still starting.
-  const inbox: unknown[] = [];
-  let deliver: ((message: unknown) => void) | undefined;
-  let initialized!: (init: Extract<ToWorker, { t: 'init' }>) => void;
-  const init = new Promise<Extract<ToWorker, { t: 'init' }>>((resolve) => (initialized = resolve));
-  process.on('message', (message: unknown) => {
-    if (isMessage(message) && message.t === 'init') initialized(message as Extract<ToWorker, { t: 'init' }>);
-    else if (deliver !== undefined) deliver(message);
-    else inbox.push(message);
-  });
-  process.send?.({ t: 'hello' } satisfies ToPrimary);
-  const { settings, challenges } = await init;
-  const log = withFields(createStreamLogger(process.stderr, settings.logLevel), { worker: cluster.worker?.id });
-  let leaving = false;
-  process.prependOnceListener('disconnect', () => {
-    if (!leaving) log.log('warn', 'worker-orphaned', {});
-  });
-  // Marks the disconnect as this worker's own, so node:cluster lets the process end with `code`.
-  const leave = (code: number): number => {
-    leaving = true;
-    cluster.worker?.disconnect();
-    return code;
-  };
-  let worker: WorkerProcess;
-  try {
-    worker = await WorkerProcess.start({ settings, challenges }, (message) => process.send?.(message), log);
-  } catch {
-    // The primary was told why (`failed`) and reports it.
-    return leave(1);
-  }
-  deliver = (message) => worker.receive(message);
-  for (const message of inbox.splice(0)) worker.receive(message);
-  await worker.closed;
-  return leave(0);
 }
