@@ -10,7 +10,7 @@ import type { ContextTable, ReadyChallenge } from './context-table.js';
 import type { ListenAddress } from './listen-address.js';
 import { Listeners, type ListenTarget } from './listeners.js';
 import type { StartGate } from '../start-gate.js';
-import { WatchDir } from '../store/watch-dir.js';
+import { WatchDir } from '../watch/watch-dir.js';
 import { connectionHandlerOptions, type WireConnectionSettings } from './tls-port-settings.js';
 
 /** One error listener for every socket that only needs one (no closure per connection). */
