@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import { sendCommands } from '../../src/control/client.js';
 import { Daemon } from '../../src/daemon.js';
 import type { Logger, LogLevel, LogValue } from '../../src/log.js';
-import { WatchDir } from '../../src/store/watch-dir.js';
+import { WatchDir } from '../../src/watch/watch-dir.js';
 import { caVerdict, dehydratedDigestOf, digestOf, validateAsCa } from '../helpers/ca-check.js';
 import { waitUntil } from '../helpers/daemon.js';
 import { testDaemonOptions } from '../helpers/daemon-options.js';
