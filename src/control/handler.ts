@@ -30,6 +30,8 @@ export interface CommandContext {
   readonly status: () => StatusSnapshot;
   /** Counters from the processes serving the TLS port; asked for by `list` and `status` only. */
   readonly activity: () => Promise<Activity>;
+  /** The challenges served from `--watch-dir` (absent: none watched). */
+  readonly watched?: () => readonly Challenge[];
 }
 
 async function deploy(context: CommandContext, identifierText: string, authorization: string, ttl: number | undefined) {
@@ -87,7 +89,9 @@ async function clean(context: CommandContext, identifierText: string, authorizat
  */
 function listed(context: CommandContext, activity: Activity): { challenge: Challenge; served: number }[] {
   const deployed = context.store.list().map((challenge) => ({ challenge, served: activity.servedBySni.get(challenge.identifier.sni) ?? 0 }));
-  const fromDirectory = activity.watched.filter((row) => context.store.get(row.challenge.identifier.sni) === undefined);
+  const fromDirectory = (context.watched?.() ?? [])
+    .filter((challenge) => context.store.get(challenge.identifier.sni) === undefined)
+    .map((challenge) => ({ challenge, served: activity.servedBySni.get(challenge.identifier.sni) ?? 0 }));
   return [...deployed, ...fromDirectory];
 }
 

@@ -31,8 +31,6 @@ export interface WorkerSettings {
   /** Addresses to listen on, or descriptors passed by systemd (the primary holds them; cluster shares them). */
   readonly listen: readonly ListenTarget[];
   readonly connection: WireConnectionSettings;
-  readonly watchDir: string | undefined;
-  readonly maxChallenges: number;
   readonly runAs: RunAs | undefined;
   readonly logLevel: LogLevel;
 }
@@ -43,7 +41,6 @@ export interface WireActivity {
   readonly passed: number;
   readonly rejected: number;
   readonly servedBySni: readonly (readonly [string, number])[];
-  readonly watched: readonly { readonly challenge: WireChallenge; readonly served: number }[];
 }
 
 /** Primary → worker. Messages with an `id` are answered with `ack` (or `activity`) carrying it. */
@@ -52,7 +49,6 @@ export type ToWorker =
   | { readonly t: 'put'; readonly id: number; readonly certificate: WireCertificate }
   | { readonly t: 'delete'; readonly sni: string }
   | { readonly t: 'configure'; readonly connection: WireConnectionSettings }
-  | { readonly t: 'rescan' }
   | { readonly t: 'activity'; readonly id: number }
   | { readonly t: 'close'; readonly timeoutMs: number };
 
