@@ -16,7 +16,7 @@
 import { isIP } from 'node:net';
 import { parseAuthorization } from '../challenge/authorization.js';
 import { formatIdentifier, formatIpAddress, parseIPv4, parseIPv6, parseIdentifier, type Identifier } from '../challenge/identifier.js';
-import { caProblemDetail, checkChallengeCertificate } from '../challenge/verify.js';
+import { caProblemDetail, checkChallengeCertificate } from './verify.js';
 import { ACME_TLS_ALPN } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, noFallbackProblem, resolutionProblem } from './ca-texts.js';

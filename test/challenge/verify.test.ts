@@ -7,7 +7,7 @@ import { AlpnResponderError } from '../../src/errors.js';
 import { DerReader, TAG, content } from '../../src/challenge/der.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import { createChallengeCertificate } from '../../src/challenge/certificate.js';
-import { CA_PROBLEMS, caProblemDetail, checkChallengeCertificate, goQuote, type CertificateCheck } from '../../src/challenge/verify.js';
+import { CA_PROBLEMS, caProblemDetail, checkChallengeCertificate, goQuote, type CertificateCheck } from '../../src/diagnostics/verify.js';
 import {
   ACME_OID,
   ALG,

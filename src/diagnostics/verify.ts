@@ -26,7 +26,7 @@
 import { createPublicKey, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
 import { ACME_IDENTIFIER_OID } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
-import { DIGEST_LENGTH } from './authorization.js';
+import { DIGEST_LENGTH } from '../challenge/authorization.js';
 import {
   DerError,
   DerReader,
@@ -40,8 +40,8 @@ import {
   subjectAltNameValue,
   toHex,
   type Tlv,
-} from './der.js';
-import { formatIdentifier, formatIpAddress, type Identifier } from './identifier.js';
+} from '../challenge/der.js';
+import { formatIdentifier, formatIpAddress, type Identifier } from '../challenge/identifier.js';
 
 /** The CA's verdict on a challenge certificate. */
 export type CertificateCheck =
