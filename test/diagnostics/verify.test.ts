@@ -28,7 +28,7 @@ import {
   set,
   tlv,
   utf8,
-} from './cert-builder.js';
+} from '../challenge/cert-builder.js';
 
 const DIGEST = new Uint8Array(createHash('sha256').update('token.thumbprint').digest());
 const OTHER_DIGEST = new Uint8Array(createHash('sha256').update('token.other').digest());
