@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';

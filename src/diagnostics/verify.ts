@@ -25,6 +25,7 @@
  * anything the TLS handshake itself checks (signature schemes, versions).
  */
 import { createPublicKey, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
+import { bytesEqual, toHex } from '../bytes.js';
 import { ACME_IDENTIFIER_OID } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
 import { DIGEST_LENGTH } from '../challenge/authorization.js';
@@ -32,14 +33,12 @@ import {
   DerError,
   DerReader,
   TAG,
-  bytesEqual,
   concat,
   content,
   decodeOid,
   encode,
   raw,
   subjectAltNameValue,
-  toHex,
   type Tlv,
 } from '../challenge/der.js';
 import { formatIdentifier, formatIpAddress, type Identifier } from '../challenge/identifier.js';

@@ -1,5 +1,5 @@
 import { createChallengeCertificate, type ChallengeCertificate } from '../challenge/certificate.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';

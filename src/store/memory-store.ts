@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import type { Identifier } from '../challenge/identifier.js';
 import { MAX_DEPLOYS_PER_NAME } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';

@@ -12,7 +12,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { digestToHex } from '../challenge/authorization.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { formatIdentifier } from '../challenge/identifier.js';
 import { MAX_WATCH_PEM_BYTES, WATCH_DIR_MAX_RETRY_MS, WATCH_DIR_RETRY_MS, WATCH_DIR_SETTLE_MS } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
