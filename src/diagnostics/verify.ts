@@ -41,7 +41,8 @@ import {
   subjectAltNameValue,
   type Tlv,
 } from '../challenge/der.js';
-import { formatIdentifier, formatIpAddress, type Identifier } from '../challenge/identifier.js';
+import { formatIdentifier, type Identifier } from '../challenge/identifier.js';
+import { formatIpAddress } from '../ip-address.js';
 
 /** The CA's verdict on a challenge certificate. */
 export type CertificateCheck =
