@@ -15,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { checkChallengeCertificate } from '../src/diagnostics/verify.js';
 import type { AttackPlan, AttackReport } from '../test/helpers/attacker.js';
 import { REPO_ROOT, spawnManaged, startDaemon, waitUntil, type Daemon } from '../test/helpers/daemon.js';
 import { cpuSeconds, fmt, loadAverage, machine, percentile, processTree } from './common.js';

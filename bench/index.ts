@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { checkChallengeCertificate } from '../src/diagnostics/verify.js';
 import { sendCommands } from '../src/control/client.js';
 import { freePort, waitUntil } from '../test/helpers/daemon.js';
 import type { NginxHttpsBackend } from '../test/helpers/nginx.js';

@@ -40,10 +40,9 @@ const GLOBAL = new Set(['--control', '--version', '--help']);
 
 /**
  * The manual page: NAME, SYNOPSIS, DESCRIPTION (the top help's text), one subsection per command with its own
- * options, GLOBAL OPTIONS, FILES, SEE ALSO. `hostDefaults` lists options whose `[default: …]` depends on the machine
- * the page is built on (CPU count), which is dropped so the package builds the same everywhere.
+ * options, GLOBAL OPTIONS, FILES, SEE ALSO.
  */
-export function manPage(pages: readonly HelpPage[], version: string, date: string, hostDefaults: readonly string[] = ['--workers']): string {
+export function manPage(pages: readonly HelpPage[], version: string, date: string): string {
   const top = pages.find((page) => page.command === '');
   if (top === undefined) throw new Error('the top-level --help page is missing');
   const out: string[] = [];
@@ -63,8 +62,7 @@ export function manPage(pages: readonly HelpPage[], version: string, date: strin
     const summary = page.text.split('\n\n')[1]?.trim();
     if (summary !== undefined && !summary.startsWith('Options:') && !summary.startsWith('Positionals:')) para(summary);
     for (const option of optionLines(page.text).filter((o) => !GLOBAL.has(o.name))) {
-      const description = hostDefaults.includes(option.name) ? option.description.replace(/ \[default: [^\]]*\]/, '') : option.description;
-      out.push('.TP', `.B ${roffEscape(option.name)}`, roffEscape(description));
+      out.push('.TP', `.B ${roffEscape(option.name)}`, roffEscape(option.description));
     }
   }
   out.push('.SH GLOBAL OPTIONS');

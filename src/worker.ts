@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The program each `--workers` process runs (forked by the primary through node:cluster); not for people. */
-import { runWorker } from './daemon.js';
+import { ignoreWorkerSignals } from './daemon.js';
+import { runWorker } from './workers/worker-main.js';
 
-process.exitCode = await runWorker();
+process.exitCode = await runWorker(ignoreWorkerSignals);

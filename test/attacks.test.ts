@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { checkChallengeCertificate } from '../src/diagnostics/verify.js';
 import { DEFAULT_HANDSHAKE_BURST, DEFAULT_HANDSHAKE_RATE } from '../src/constants.js';
 import type { AttackPlan, AttackReport } from './helpers/attacker.js';
 import { alpnExtension, helloRecords, serverNameExtension, supportedVersionsExtension } from './fixtures/client-hello/encoder.js';

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import { parseAuthorization, DIGEST_LENGTH } from '../src/challenge/authorization.js';
 import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/challenge/verify.js';
+import { checkChallengeCertificate } from '../src/diagnostics/verify.js';
 import { parseCommand } from '../src/control/protocol.js';
 import { Daemon } from '../src/daemon.js';
 import { AlpnResponderError } from '../src/errors.js';

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { CertificateCheck } from '../src/challenge/verify.js';
+import type { CertificateCheck } from '../src/diagnostics/verify.js';
 import { caVerdict, digestOf } from './helpers/ca-check.js';
 import { requirePeers, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
 import { shortTempDir } from './helpers/tmp.js';

@@ -4,7 +4,7 @@
  * extension's value).
  */
 import { createHash } from 'node:crypto';
-import { toHex } from './der.js';
+import { toHex } from '../bytes.js';
 import { AlpnResponderError, quoteInput } from '../errors.js';
 
 /** Inputs longer than this are refused before any other work (a key authorization is about 87 characters). */

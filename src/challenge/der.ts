@@ -245,20 +245,6 @@ export function concat(...parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Byte-wise equality. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Lower-case hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const b of bytes) out += b.toString(16).padStart(2, '0');
-  return out;
-}
-
 /** GeneralName tags: [2] dNSName and [7] iPAddress, context-specific primitive. */
 const DNS_NAME_TAG = 0x82;
 const IP_ADDRESS_TAG = 0x87;

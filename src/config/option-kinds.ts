@@ -98,6 +98,25 @@ export function wholeNumber(name: 'count' | 'size', options: { readonly min: num
   };
 }
 
+/** A count, or `auto` for what `auto()` says, kept within the same range. */
+export function countOrAuto(options: { readonly min: number; readonly max: number }, auto: () => number): Kind<number> {
+  const count = wholeNumber('count', options);
+  const allowed = `${count.allowed}, or auto`;
+  return {
+    info: count.info,
+    allowed,
+    parse(raw, context) {
+      if (typeof raw === 'string' && raw.trim() === 'auto') return Math.min(Math.max(auto(), options.min), options.max);
+      try {
+        return count.parse(raw, context);
+      } catch (error) {
+        if (error instanceof BadValue) throw new BadValue(allowed, error.reason, error.item);
+        throw error;
+      }
+    },
+  };
+}
+
 /** One word of `choices`. */
 export function oneOf<const T extends string>(choices: readonly T[]): Kind<T> {
   const allowed = `one of ${choices.join(', ')}`;

@@ -30,7 +30,7 @@ import { parseListenAddress, type ListenAddress } from '../net/listen-address.js
 import { resolveRunAs, type RunAs } from '../privilege/run-as.js';
 import { parseRedisTarget } from '../store/redis-target.js';
 import { DEFAULT_STORE_PREFIX, DEFAULT_STORE_TIMEOUT_SECONDS, STORE_FALLBACKS, type SharedStoreConfig, type StoreFallback } from '../store/store-config.js';
-import { BadValue, duration, explained, filePath, flag, listItems, oneOf, scalarText, text, wholeNumber, type Kind } from './option-kinds.js';
+import { BadValue, countOrAuto, duration, explained, filePath, flag, listItems, oneOf, scalarText, text, wholeNumber, type Kind } from './option-kinds.js';
 
 /** One `serve` option. */
 export interface OptionRow<K extends string = string, T = unknown> {
@@ -425,14 +425,13 @@ export const SERVE_OPTIONS = {
   }),
   workers: row({
     key: 'workers',
-    kind: wholeNumber('count', { min: 1, max: MAX_WORKERS }),
-    arg: 'N',
-    // One per CPU, within what --workers accepts (a 96-CPU host must still start).
-    default: () => String(Math.min(os.availableParallelism(), MAX_WORKERS)),
-    shownDefault: 'number of CPUs',
+    // auto: one per CPU, within what --workers accepts (a 96-CPU host must still start).
+    kind: countOrAuto({ min: 1, max: MAX_WORKERS }, () => os.availableParallelism()),
+    arg: 'N|auto',
+    default: '1',
     reload: false,
-    help: `processes serving the TLS port (default: one per CPU, at most ${MAX_WORKERS}); 1 serves from the main process`,
-    doc: 'processes serving the TLS port: see [Workers](#workers). `1` serves everything from the one process.',
+    help: `processes serving the TLS port: 1 serves from the main process; N > 1 or auto (one per CPU, at most ${MAX_WORKERS}) fork workers, for hosts that pass much traffic through`,
+    doc: `processes serving the TLS port: \`1\` serves everything from the one process (about 70 MiB), enough for ACME validations; \`N\` > 1, or \`auto\` for one per CPU (at most ${MAX_WORKERS}), forks that many workers (about 55 MiB each) for hosts that pass much TLS traffic through. See [Workers](#workers).`,
   }),
 } as const;
 

@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { digestToHex, parseAuthorization } from '../challenge/authorization.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Activity } from '../net/activity.js';
 import type { CertificateCache } from '../store/certificate-cache.js';
-import type { Challenge, ChallengeStore } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore } from '../store/challenge-store.js';
 import { COMMAND_USAGE, formatErrorReply, parseCommand, type Command } from './protocol.js';
 import type { LineHandler } from './server.js';
 
@@ -18,17 +20,6 @@ export interface StatusSnapshot {
   readonly workers: number;
 }
 
-/** What the TLS port did, summed over every process that serves it. */
-export interface Activity {
-  readonly served: number;
-  readonly passed: number;
-  readonly rejected: number;
-  /** Handshakes served per deployed SNI value (absent: none yet). */
-  readonly servedBySni: ReadonlyMap<string, number>;
-  /** Challenges served from `--watch-dir`, with their handshakes served. */
-  readonly watched: readonly { readonly challenge: Challenge; readonly served: number }[];
-}
-
 /** What the command handler works on. */
 export interface CommandContext {
   readonly store: ChallengeStore;
@@ -39,6 +30,8 @@ export interface CommandContext {
   readonly status: () => StatusSnapshot;
   /** Counters from the processes serving the TLS port; asked for by `list` and `status` only. */
   readonly activity: () => Promise<Activity>;
+  /** The challenges served from `--watch-dir` (absent: none watched). */
+  readonly watched?: () => readonly Challenge[];
 }
 
 async function deploy(context: CommandContext, identifierText: string, authorization: string, ttl: number | undefined) {
@@ -96,7 +89,9 @@ async function clean(context: CommandContext, identifierText: string, authorizat
  */
 function listed(context: CommandContext, activity: Activity): { challenge: Challenge; served: number }[] {
   const deployed = context.store.list().map((challenge) => ({ challenge, served: activity.servedBySni.get(challenge.identifier.sni) ?? 0 }));
-  const fromDirectory = activity.watched.filter((row) => context.store.get(row.challenge.identifier.sni) === undefined);
+  const fromDirectory = (context.watched?.() ?? [])
+    .filter((challenge) => context.store.get(challenge.identifier.sni) === undefined)
+    .map((challenge) => ({ challenge, served: activity.servedBySni.get(challenge.identifier.sni) ?? 0 }));
   return [...deployed, ...fromDirectory];
 }
 

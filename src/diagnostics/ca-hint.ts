@@ -3,7 +3,7 @@
  * Pebble) to the likely cause and what to do. Pure; shared by `doctor --explain` (which the hook's
  * `invalid_challenge` calls) and the doctor's self-test.
  */
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, parseIPv4, parseIPv6 } from '../ip-address.js';
 import { CA_TEXTS, DOCTOR_REFERENCE, SECONDARY_PREFIX, type CaTextEntry } from './ca-texts-table.js';
 
 /** A CA problem and what to do about it. */

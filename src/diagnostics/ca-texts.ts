@@ -5,7 +5,7 @@
  * `challenge/verify.ts` (CA_PROBLEMS). Nothing here touches the network.
  */
 import { ACME_TLS_ALPN } from '../constants.js';
-import { goQuote } from '../challenge/verify.js';
+import { goQuote } from './verify.js';
 
 /**
  * How one connection attempt failed before a certificate could be checked, as far as the CA's wording depends

@@ -4,7 +4,7 @@
  * usually produces it on a machine running alpn-responder, and what to do.
  */
 import { ACME_IDENTIFIER_OID, ACME_TLS_ALPN } from '../constants.js';
-import { CA_PROBLEMS, type CertificateCheck } from '../challenge/verify.js';
+import { CA_PROBLEMS, type CertificateCheck } from './verify.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import { ALERT } from '../tls/alert.js';
 import type { ProbeFailure } from './ca-texts.js';

@@ -4,7 +4,7 @@
  * every verdict can be tested with fixture lists.
  */
 import type { NetworkInterfaceInfo } from 'node:os';
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, parseIPv4, parseIPv6 } from '../ip-address.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { Check } from './checklist.js';
 

@@ -7,7 +7,7 @@
  * very address, else the wildcard of its family, else (IPv4 only) a dual-stack IPv6 wildcard.
  */
 import type { NetworkInterfaceInfo } from 'node:os';
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, parseIPv4, parseIPv6 } from '../ip-address.js';
 import type { ListenTarget } from './listen-targets.js';
 import type { ListeningSocket } from './port-owner.js';
 

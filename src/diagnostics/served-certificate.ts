@@ -3,7 +3,7 @@
  * whose certificate it is (a challenge certificate, the web server's Let's Encrypt certificate, a default one).
  */
 import { X509Certificate, createHash } from 'node:crypto';
-import { CA_PROBLEMS, type CertificateCheck } from '../challenge/verify.js';
+import { CA_PROBLEMS, type CertificateCheck } from './verify.js';
 
 /** What was served, for hints and `--json`. */
 export interface CertificateSummary {

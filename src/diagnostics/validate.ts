@@ -13,10 +13,10 @@
  * Encrypt with "no valid A records found"), multi-perspective validation from several vantage points, CAA, and
  * differences between OpenSSL (which this client is) and Go's TLS stack in what handshakes they complete.
  */
-import { isIP } from 'node:net';
 import { parseAuthorization } from '../challenge/authorization.js';
-import { formatIdentifier, formatIpAddress, parseIPv4, parseIPv6, parseIdentifier, type Identifier } from '../challenge/identifier.js';
-import { caProblemDetail, checkChallengeCertificate } from '../challenge/verify.js';
+import { formatIdentifier, parseIdentifier, type Identifier } from '../challenge/identifier.js';
+import { formatIpAddress, ipVersion, parseIPv4, parseIPv6 } from '../ip-address.js';
+import { caProblemDetail, checkChallengeCertificate } from './verify.js';
 import { ACME_TLS_ALPN } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, noFallbackProblem, resolutionProblem } from './ca-texts.js';
@@ -180,7 +180,7 @@ async function evaluate(
   digest: Uint8Array | undefined,
   timeoutMs: number,
 ): Promise<Evaluated> {
-  const family = isIP(address) === 6 ? 6 : 4;
+  const family = ipVersion(address) === 6 ? 6 : 4;
   const record = (outcome: ValidationAttempt['outcome'], detail?: string): ValidationAttempt =>
     detail === undefined ? { address, port, family, outcome } : { address, port, family, outcome, detail };
   const result = await probe({ address, port, servername: identifier.sni, timeoutMs });

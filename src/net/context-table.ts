@@ -6,7 +6,7 @@ import { constants } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
-import type { Challenge } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** A challenge ready to be served: its certificate already inside a TLS context. */
 export interface ReadyChallenge {
@@ -39,6 +39,8 @@ export function challengeContext(certificate: Pick<ChallengeCertificate, 'certPe
 
 interface Entry {
   readonly ready: ReadyChallenge;
+  /** The certificate inside the context, to tell whether a later put brings the same one. */
+  readonly certPem: string;
   /** performance.now() past which it is not served: a wall-clock step after the put cannot shorten or stretch it. */
   readonly deadline: number;
 }
@@ -46,11 +48,22 @@ interface Entry {
 /** TLS contexts by SNI value. */
 export class ContextTable implements CertificateSink {
   readonly #entries = new Map<string, Entry>();
+  /**
+   * The entry each SNI value served before its current one. Put back (same certificate), it is served again as it
+   * was — its context and its count of handshakes — such as a `--watch-dir` pair once the deploy that shadowed it
+   * is cleaned.
+   */
+  readonly #previous = new Map<string, Entry>();
 
   put(challenge: Challenge, certificate: Pick<ChallengeCertificate, 'certPem' | 'keyPem'>): Promise<void> {
     try {
-      const ready = { challenge, context: challengeContext(certificate), served: 0 };
-      this.#entries.set(challenge.identifier.sni, { ready, deadline: performance.now() + (challenge.expiresAt.getTime() - Date.now()) });
+      const sni = challenge.identifier.sni;
+      const current = this.#entries.get(sni);
+      const previous = this.#previous.get(sni);
+      const back = previous?.certPem === certificate.certPem && current?.certPem !== certificate.certPem ? previous : undefined;
+      const ready = { challenge, context: back?.ready.context ?? challengeContext(certificate), served: back?.ready.served ?? 0 };
+      if (current !== undefined && current.certPem !== certificate.certPem) this.#previous.set(sni, current);
+      this.#entries.set(sni, { ready, certPem: certificate.certPem, deadline: performance.now() + (challenge.expiresAt.getTime() - Date.now()) });
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
@@ -59,6 +72,7 @@ export class ContextTable implements CertificateSink {
 
   delete(sni: string): void {
     this.#entries.delete(sni);
+    this.#previous.delete(sni);
   }
 
   /** The servable challenge for an SNI value; never one past its expiry, even before the store's sweep drops it. */
@@ -77,5 +91,6 @@ export class ContextTable implements CertificateSink {
   /** Forgets everything. */
   clear(): void {
     this.#entries.clear();
+    this.#previous.clear();
   }
 }

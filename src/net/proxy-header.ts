@@ -11,7 +11,7 @@
  *
  * Pure: no sockets. Addresses are handled as text the way Node reports them (`socket.remoteAddress`).
  */
-import { formatIpAddress, isIPv4Mapped, parseIPv4, parseIPv6 } from '../challenge/identifier.js';
+import { formatIpAddress, isIPv4Mapped, parseIPv4, parseIPv6 } from '../ip-address.js';
 import { hex, latin1, octet } from '../bytes.js';
 import { INCOMPLETE, complete, invalid, isStop, type ParseResult, type Stop } from '../parse-result.js';
 

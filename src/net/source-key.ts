@@ -1,10 +1,7 @@
-import { isIPv4Mapped, parseIPv6 } from '../challenge/identifier.js';
+import { isCanonicalIPv4, isIPv4Mapped, parseIPv6, withoutZone } from '../ip-address.js';
 
-/** One IPv4 octet as a canonical dotted quad writes it: 0..255, no leading zero. */
-const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`);
-/** IPv4-mapped IPv6 as Node reports the peers of a dual-stack listener. */
-const MAPPED_IPV4 = new RegExp(`^::ffff:(?:${OCTET}\\.){3}${OCTET}$`, 'i');
+/** The mapped-IPv4 prefix Node writes for the IPv4 peers of a dual-stack listener. */
+const MAPPED_PREFIX = '::ffff:';
 
 /**
  * The key connections are counted under for `--max-connections-per-source`: the IPv4 address, or the /64 prefix of
@@ -16,9 +13,11 @@ const MAPPED_IPV4 = new RegExp(`^::ffff:(?:${OCTET}\\.){3}${OCTET}$`, 'i');
  * regular expression, without parsing into bytes.
  */
 export function sourceKey(address: string): string {
-  if (IPV4.test(address)) return address;
-  if (MAPPED_IPV4.test(address)) return address.slice('::ffff:'.length);
-  const bytes = parseIPv6(address.replace(/%.*$/, ''));
+  if (isCanonicalIPv4(address)) return address;
+  if (address.slice(0, MAPPED_PREFIX.length).toLowerCase() === MAPPED_PREFIX && isCanonicalIPv4(address.slice(MAPPED_PREFIX.length))) {
+    return address.slice(MAPPED_PREFIX.length);
+  }
+  const bytes = parseIPv6(withoutZone(address));
   if (bytes === undefined) return address;
   if (isIPv4Mapped(bytes)) return bytes.subarray(12).join('.');
   return `${Buffer.from(bytes.subarray(0, 8)).toString('hex').replace(/(.{4})(?!$)/g, '$1:')}::/64`;

@@ -1,9 +1,10 @@
 import { createChallengeCertificate, type ChallengeCertificate } from '../challenge/certificate.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';
-import type { Challenge, ChallengeStore } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore } from './challenge-store.js';
 
 interface Slot {
   readonly challenge: Challenge;

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import type { Identifier } from '../challenge/identifier.js';
 import { MAX_DEPLOYS_PER_NAME } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
-import type { Challenge, ChallengeStore, ChallengeStoreEvents, RemovalReason } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore, ChallengeStoreEvents, RemovalReason } from './challenge-store.js';
 
 interface Entry {
   readonly challenge: Challenge;

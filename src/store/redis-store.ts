@@ -17,11 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import type { Identifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Challenge, ChallengeStore, ChallengeStoreEvents } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { ChallengeStore, ChallengeStoreEvents } from './challenge-store.js';
 import { MemoryChallengeStore } from './memory-store.js';
 import { createRedisConnection, reconnectDelay, type RedisConnection } from './redis-connection.js';
 import {

@@ -11,8 +11,8 @@
  * A comma-separated host list is not a WHATWG URL, hence the hand-written parse; it is strict (no query string,
  * nothing left over) so a typo is an error at start, not a silently ignored setting.
  */
-import net from 'node:net';
 import { AlpnResponderError } from '../errors.js';
+import { ipVersion, withoutZone } from '../ip-address.js';
 
 /** One `HOST:PORT` of the URL. */
 export interface RedisHost {
@@ -72,7 +72,8 @@ function parseHost(text: string, defaultPort: number, display: string): RedisHos
   const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
   if (host === undefined || host === '') throw bad(display, `${JSON.stringify(text)} is not HOST[:PORT]`);
   const bracketed = match?.[1] !== undefined;
-  if (bracketed ? net.isIPv6(host) === false : !(net.isIPv4(host) || HOST_NAME.test(host))) {
+  // A bracketed IPv6 address may name its zone (RFC 6874), as ioredis passes it to the socket.
+  if (bracketed ? ipVersion(withoutZone(host)) !== 6 : !(ipVersion(host) === 4 || HOST_NAME.test(host))) {
     throw bad(display, `${JSON.stringify(host)} is not a host name or IP address (IPv6 in brackets)`);
   }
   if (!(port >= 1 && port <= 65535)) throw bad(display, `port ${port} is not between 1 and 65535`);

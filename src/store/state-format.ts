@@ -15,12 +15,12 @@
  * pointed at a file that is not ours, and the reason goes to the log.
  */
 import { DIGEST_LENGTH, digestFromHex, digestToHex } from '../challenge/authorization.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { isJsonObject } from '../json-value.js';
 import { formatIdentifier, parseIdentifier, type Identifier } from '../challenge/identifier.js';
 import { MAX_DEPLOYS_PER_NAME, MAX_TTL_SECONDS } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
-import type { Challenge } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** The newest format version, written when a name has several deploys. */
 export const STATE_VERSION = 2;

@@ -3,18 +3,15 @@
  * challenge travels as its identifier text, digest hex and expiry, with the certificate and key PEM the primary
  * built once for every worker.
  */
-import type { DaemonOptions } from '../config/serve-options.js';
 import { digestFromHex, digestToHex } from '../challenge/authorization.js';
 import { formatIdentifier, parseIdentifier } from '../challenge/identifier.js';
 import { AlpnResponderError } from '../errors.js';
-import type { Logger, LogLevel } from '../log.js';
-import { parseBackends } from '../net/backends.js';
-import type { ConnectionHandlerOptions } from '../net/connection-handler.js';
-import type { ReadyChallenge } from '../net/context-table.js';
+import type { LogLevel } from '../log.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { ListenTarget } from '../net/listeners.js';
+import type { WireConnectionSettings } from '../net/tls-port-settings.js';
 import type { RunAs } from '../privilege/run-as.js';
-import type { Challenge } from '../store/challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** A challenge as it crosses the channel. */
 export interface WireChallenge {
@@ -29,34 +26,11 @@ export interface WireCertificate extends WireChallenge {
   readonly keyPem: string;
 }
 
-/** The daemon options each process serving the TLS port needs (the ones a reload, SIGHUP, may change). */
-type ConnectionOption =
-  | 'backendProxyProtocol'
-  | 'acceptProxyProtocol'
-  | 'maxHelloBytes'
-  | 'helloTimeoutMs'
-  | 'handshakeTimeoutMs'
-  | 'backendConnectTimeoutMs'
-  | 'idleTimeoutMs'
-  | 'maxConnections'
-  | 'maxConnectionsPerSource'
-  | 'handshakeRate'
-  | 'handshakeBurst';
-
-/**
- * Settings of the TLS port, as sent to each worker: the daemon's options (see config/serve-options.ts), with both
- * connection limits already divided among the workers (the handshake rate and burst are not: each worker keeps
- * its own buckets) and the `--backend` values, which each worker parses again.
- */
-export type WireConnectionSettings = Pick<DaemonOptions, ConnectionOption> & { readonly backends: readonly string[] };
-
 /** Everything a worker needs to start. */
 export interface WorkerSettings {
   /** Addresses to listen on, or descriptors passed by systemd (the primary holds them; cluster shares them). */
   readonly listen: readonly ListenTarget[];
   readonly connection: WireConnectionSettings;
-  readonly watchDir: string | undefined;
-  readonly maxChallenges: number;
   readonly runAs: RunAs | undefined;
   readonly logLevel: LogLevel;
 }
@@ -67,7 +41,6 @@ export interface WireActivity {
   readonly passed: number;
   readonly rejected: number;
   readonly servedBySni: readonly (readonly [string, number])[];
-  readonly watched: readonly { readonly challenge: WireChallenge; readonly served: number }[];
 }
 
 /** Primary → worker. Messages with an `id` are answered with `ack` (or `activity`) carrying it. */
@@ -76,7 +49,6 @@ export type ToWorker =
   | { readonly t: 'put'; readonly id: number; readonly certificate: WireCertificate }
   | { readonly t: 'delete'; readonly sni: string }
   | { readonly t: 'configure'; readonly connection: WireConnectionSettings }
-  | { readonly t: 'rescan' }
   | { readonly t: 'activity'; readonly id: number }
   | { readonly t: 'close'; readonly timeoutMs: number };
 
@@ -88,27 +60,6 @@ export type ToPrimary =
   | { readonly t: 'failed'; readonly code: string; readonly message: string }
   | { readonly t: 'ack'; readonly id: number; readonly error?: string }
   | { readonly t: 'activity'; readonly id: number; readonly activity: WireActivity };
-
-/** The connection handler's options from the TLS-port settings (as sent to workers, or this process's own). */
-export function connectionHandlerOptions(
-  settings: WireConnectionSettings,
-  lookup: (sni: string) => ReadyChallenge | undefined,
-  log: Logger,
-): ConnectionHandlerOptions {
-  return {
-    lookup,
-    log,
-    backends: parseBackends(settings.backends),
-    hello: { maxBytes: settings.maxHelloBytes, timeoutMs: settings.helloTimeoutMs },
-    limits: { maxConnections: settings.maxConnections, maxPerSource: settings.maxConnectionsPerSource },
-    handshakeRate: { perSecond: settings.handshakeRate, burst: settings.handshakeBurst },
-    handshakeTimeoutMs: settings.handshakeTimeoutMs,
-    acceptProxyProtocol: settings.acceptProxyProtocol,
-    backendProxyProtocol: settings.backendProxyProtocol,
-    backendConnectTimeoutMs: settings.backendConnectTimeoutMs,
-    idleTimeoutMs: settings.idleTimeoutMs,
-  };
-}
 
 /** A challenge for the channel. */
 export function toWire(challenge: Challenge): WireChallenge {

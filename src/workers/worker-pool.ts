@@ -8,12 +8,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
 import { AlpnResponderError, ERROR_CODES, type ErrorCode } from '../errors.js';
-import type { Activity } from '../control/handler.js';
+import type { Activity } from '../net/activity.js';
 import type { Logger } from '../log.js';
 import type { CertificateSink } from '../net/context-table.js';
 import type { ListenAddress } from '../net/listen-address.js';
-import type { Challenge } from '../store/challenge-store.js';
-import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WireConnectionSettings, type WorkerSettings } from './messages.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { WireConnectionSettings } from '../net/tls-port-settings.js';
+import { isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -146,11 +147,6 @@ export class WorkerPool implements CertificateSink {
   configure(connection: WireConnectionSettings): void {
     this.#settings = { ...this.#settings, connection };
     this.#broadcast({ t: 'configure', connection });
-  }
-
-  /** Asks every worker to look at `--watch-dir` afresh (SIGHUP). */
-  rescan(): void {
-    this.#broadcast({ t: 'rescan' });
   }
 
   /** Counters summed over the workers that answer within two seconds. */
@@ -323,10 +319,9 @@ function exited(worker: Worker): Promise<void> {
   return new Promise((resolve) => worker.once('exit', () => resolve()));
 }
 
-/** Sums worker counters; a `--watch-dir` pair every worker serves is one row with the handshakes of all. */
+/** Sums worker counters. */
 export function sumActivity(replies: readonly WireActivity[]): Activity {
   const servedBySni = new Map<string, number>();
-  const watched = new Map<string, { challenge: Challenge; served: number }>();
   let served = 0;
   let passed = 0;
   let rejected = 0;
@@ -335,12 +330,6 @@ export function sumActivity(replies: readonly WireActivity[]): Activity {
     passed += reply.passed;
     rejected += reply.rejected;
     for (const [sni, count] of reply.servedBySni) servedBySni.set(sni, (servedBySni.get(sni) ?? 0) + count);
-    for (const row of reply.watched) {
-      const challenge = fromWire(row.challenge);
-      const seen = watched.get(challenge.identifier.sni);
-      if (seen === undefined) watched.set(challenge.identifier.sni, { challenge, served: row.served });
-      else seen.served += row.served;
-    }
   }
-  return { served, passed, rejected, servedBySni, watched: [...watched.values()] };
+  return { served, passed, rejected, servedBySni };
 }

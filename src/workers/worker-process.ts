@@ -7,8 +7,8 @@ import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ContextTable } from '../net/context-table.js';
 import { dropPrivileges } from '../privilege/drop.js';
-import { TlsPort } from '../tls-port.js';
-import { fromWire, isMessage, toWire, type ToPrimary, type ToWorker, type WireCertificate, type WorkerSettings } from './messages.js';
+import { TlsPort } from '../net/tls-port.js';
+import { fromWire, isMessage, type ToPrimary, type ToWorker, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Sends to the primary over Node's IPC channel. */
 export type SendToPrimary = (message: ToPrimary) => unknown;
@@ -28,7 +28,7 @@ export class WorkerProcess {
   ) {}
 
   /**
-   * Serves what `init` says: loads its challenges, gives up root (`--user`), loads `--watch-dir`, listens, then
+   * Serves what `init` says: loads its challenges, gives up root (`--user`), listens, then
    * tells the primary `ready` — or `failed` with the reason, and throws.
    */
   static async start(
@@ -38,19 +38,19 @@ export class WorkerProcess {
   ): Promise<WorkerProcess> {
     const { settings } = init;
     const contexts = new ContextTable();
-    const port = new TlsPort(contexts, settings.connection, log);
+    let port: TlsPort | undefined;
     try {
+      port = new TlsPort({ contexts, settings: settings.connection, listen: settings.listen, log });
       for (const certificate of init.challenges) await contexts.put(fromWire(certificate), certificate);
-      // Root is given up and --watch-dir loaded before listening: the primary opens (or already holds) the shared
-      // sockets, so this worker needs no privilege to listen, and it accepts nothing it could not serve yet.
-      // Forked after the primary gave up root already (a replacement), there is nothing left to give up.
+      // Root is given up before listening: the primary opens (or already holds) the shared sockets, so this worker
+      // needs no privilege to listen. Forked after the primary gave up root already (a replacement), there is
+      // nothing left to give up.
       if (settings.runAs !== undefined && process.getuid?.() === 0) dropPrivileges(settings.runAs, log);
-      await port.watch(settings.watchDir, settings.maxChallenges);
-      await port.bind(settings.listen);
+      await port.start();
       send({ t: 'ready', addresses: port.listeners.addresses });
       return new WorkerProcess(port, contexts, send);
     } catch (error) {
-      await port.close(0);
+      await port?.close(0);
       const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';
       send({ t: 'failed', code, message: error instanceof Error ? error.message : String(error) });
       throw error;
@@ -74,16 +74,9 @@ export class WorkerProcess {
       case 'configure':
         this.port.reconfigure(command.connection);
         return;
-      case 'rescan':
-        void this.port.rescan();
-        return;
       case 'activity':
-        void this.port.activity().then(({ served, passed, rejected, servedBySni, watched }) =>
-          this.send({
-            t: 'activity',
-            id: command.id,
-            activity: { served, passed, rejected, servedBySni: [...servedBySni], watched: watched.map((row) => ({ challenge: toWire(row.challenge), served: row.served })) },
-          }),
+        void this.port.activity().then(({ served, passed, rejected, servedBySni }) =>
+          this.send({ t: 'activity', id: command.id, activity: { served, passed, rejected, servedBySni: [...servedBySni] } }),
         );
         return;
       case 'close':

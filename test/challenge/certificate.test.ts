@@ -14,8 +14,9 @@ import { promisify } from 'node:util';
 import { AlpnResponderError } from '../../src/errors.js';
 import { formatIdentifier, parseIdentifier, type Identifier } from '../../src/challenge/identifier.js';
 import { createChallengeCertificate, DEFAULT_CERTIFICATE_VALIDITY_SECONDS } from '../../src/challenge/certificate.js';
-import { checkChallengeCertificate } from '../../src/challenge/verify.js';
-import { DerReader, TAG, content, raw, subjectAltNameValue, toHex } from '../../src/challenge/der.js';
+import { checkChallengeCertificate } from '../../src/diagnostics/verify.js';
+import { toHex } from '../../src/bytes.js';
+import { DerReader, TAG, content, raw, subjectAltNameValue } from '../../src/challenge/der.js';
 import { SAN_OID, cnName, extension } from './cert-builder.js';
 
 const run = promisify(execFile);

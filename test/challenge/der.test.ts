@@ -1,16 +1,15 @@
 import t from 'tap';
+import { bytesEqual, toHex } from '../../src/bytes.js';
 import {
   DerError,
   DerReader,
   TAG,
-  bytesEqual,
   concat,
   decodeOid,
   encode,
   encodeOid,
   encodeTime,
   encodeUnsignedInteger,
-  toHex,
 } from '../../src/challenge/der.js';
 import { oid } from './cert-builder.js';
 

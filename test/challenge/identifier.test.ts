@@ -3,14 +3,8 @@ import fc from 'fast-check';
 import net from 'node:net';
 import { AlpnResponderError } from '../../src/errors.js';
 import { codeOf as outcomeCode, messageOf as outcomeMessage } from '../helpers/outcome.js';
-import {
-  formatIdentifier,
-  formatIpAddress,
-  parseIPv6,
-  parseIdentifier,
-  reverseName,
-  type Identifier,
-} from '../../src/challenge/identifier.js';
+import { formatIdentifier, parseIdentifier, reverseName, type Identifier } from '../../src/challenge/identifier.js';
+import { formatIpAddress, parseIPv6 } from '../../src/ip-address.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

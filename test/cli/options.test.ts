@@ -1,3 +1,4 @@
+import os from 'node:os';
 import t from 'tap';
 import path from 'node:path';
 import { envName, readServeOptions, serveYargsOptions, splitList } from '../../src/cli/options.js';
@@ -67,7 +68,15 @@ t.test('bad values name the option and what is allowed', async (t) => {
   await t.rejects(readServeOptions({ argv: { ...argv, ttl: 'soon' }, env: {} }), { code: 'ERR_BAD_OPTION', message: /^--ttl "soon": a duration from 1s to 168h/ });
   await t.rejects(readServeOptions({ argv: { ...argv, backend: ['nowhere'] }, env: {} }), { code: 'ERR_BAD_OPTION', message: /^--backend \["nowhere"\]: HOST:PORT.*is not HOST:PORT/ });
   await t.rejects(readServeOptions({ argv: { ...argv, 'control-mode': 'rw' }, env: {} }), { code: 'ERR_BAD_OPTION', message: /^--control-mode "rw": an octal file mode/ });
-  await t.rejects(readServeOptions({ argv: { ...argv, workers: '65' }, env: {} }), { code: 'ERR_BAD_OPTION', message: '--workers "65": a whole number from 1 to 64' });
+  await t.rejects(readServeOptions({ argv: { ...argv, workers: '65' }, env: {} }), { code: 'ERR_BAD_OPTION', message: '--workers "65": a whole number from 1 to 64, or auto' });
+  await t.rejects(readServeOptions({ argv: { ...argv, workers: 'Auto' }, env: {} }), { code: 'ERR_BAD_OPTION', message: '--workers "Auto": a whole number from 1 to 64, or auto' });
+});
+
+t.test('--workers: 1 by default, auto is one per CPU within 1 to 64', async (t) => {
+  t.equal((await readServeOptions({ argv: { ...argv, workers: undefined }, env: {} })).workers, 1);
+  const perCpu = Math.min(os.availableParallelism(), 64);
+  t.equal((await readServeOptions({ argv: { ...argv, workers: 'auto' }, env: {} })).workers, perCpu);
+  t.equal((await readServeOptions({ argv: { ...argv, workers: undefined }, env: { ALPN_RESPONDER_WORKERS: 'auto' } })).workers, perCpu, 'from the environment too');
 });
 
 t.test('yargs definitions come from the table, without defaults', async (t) => {

@@ -9,7 +9,7 @@ import t from 'tap';
 import { caHints, explainCaResponse, namedAddress } from '../../src/diagnostics/ca-hint.js';
 import { CA_TEXTS, DOCTOR_REFERENCE } from '../../src/diagnostics/ca-texts-table.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, goAlertError, noFallbackProblem, resolutionProblem } from '../../src/diagnostics/ca-texts.js';
-import { CA_PROBLEMS, caProblemDetail } from '../../src/challenge/verify.js';
+import { CA_PROBLEMS, caProblemDetail } from '../../src/diagnostics/verify.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 
 const SECONDARY = /^The CA validates from several places and its primary perspective passed.*GeoDNS.*anycast.*without the challenge \(run every node with the same --store/;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
-import { checkChallengeCertificate, type CertificateCheck } from '../../src/challenge/verify.js';
+import { checkChallengeCertificate, type CertificateCheck } from '../../src/diagnostics/verify.js';
 import { ACME_TLS_ALPN } from '../../src/constants.js';
 import { CONNECTION_PROBLEMS } from '../../src/diagnostics/ca-texts.js';
 import { dehydratedDigest } from './dehydrated-alpn.js';

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Test } from 'tap';
-import type { CertificateCheck } from '../../src/challenge/verify.js';
+import type { CertificateCheck } from '../../src/diagnostics/verify.js';
 import { validateAsCa } from './ca-check.js';
 import { REPO_ROOT, startDaemon, type Daemon as CliDaemon } from './daemon.js';
 import { formatEndpoint, makeSelfSignedCertificate, startNginx, type Endpoint, type NginxInstance } from './nginx.js';

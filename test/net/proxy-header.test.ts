@@ -6,7 +6,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../../src/challenge/identifier.js';
+import { formatIpAddress, parseIPv4, parseIPv6 } from '../../src/ip-address.js';
 import {
   MAX_PROXY_HEADER_V1,
   MAX_PROXY_HEADER_V2,

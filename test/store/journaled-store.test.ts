@@ -4,7 +4,7 @@ import path from 'node:path';
 import { digestToHex } from '../../src/challenge/authorization.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import type { Logger } from '../../src/log.js';
-import type { Challenge } from '../../src/store/challenge-store.js';
+import type { Challenge } from '../../src/challenge/challenge.js';
 import { FileJournal } from '../../src/store/file-journal.js';
 import { JournaledChallengeStore } from '../../src/store/journaled-store.js';
 import { decodeState, encodeState } from '../../src/store/state-format.js';

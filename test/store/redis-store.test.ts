@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import { hasCode } from '../../src/errors.js';
 import type { Logger, LogLevel, LogValue } from '../../src/log.js';
-import type { Challenge } from '../../src/store/challenge-store.js';
+import type { Challenge } from '../../src/challenge/challenge.js';
 import { RedisChallengeStore } from '../../src/store/redis-store.js';
 import { parseRedisTarget } from '../../src/store/redis-target.js';
 import { openSharedStore } from '../../src/store/shared-store.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import { AlpnResponderError } from '../../src/errors.js';
-import type { Challenge } from '../../src/store/challenge-store.js';
+import type { Challenge } from '../../src/challenge/challenge.js';
 import { MAX_STATE_BYTES, decodeState, encodeState } from '../../src/store/state-format.js';
 
 const now = new Date('2030-05-06T07:08:09.000Z');

@@ -3,19 +3,17 @@
  * The command-line behaviour (signals, logs, restarts) is in workers.test.ts.
  */
 import cluster from 'node:cluster';
-import { mkdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { createChallengeCertificate } from '../../src/challenge/certificate.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import type { Logger } from '../../src/log.js';
-import type { Challenge } from '../../src/store/challenge-store.js';
+import type { Challenge } from '../../src/challenge/challenge.js';
 import type { WorkerSettings } from '../../src/workers/messages.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { caVerdict, digestOf } from '../helpers/ca-check.js';
 import { REPO_ROOT, requirePeers, waitUntil } from '../helpers/daemon.js';
-import { shortTempDir } from '../helpers/tmp.js';
 
 const EXEC = path.join(REPO_ROOT, 'dist', 'worker.js');
 
@@ -36,8 +34,6 @@ function settings(listen: WorkerSettings['listen']): WorkerSettings {
       handshakeRate: 20,
       handshakeBurst: 200,
     },
-    watchDir: undefined,
-    maxChallenges: 100,
     runAs: undefined,
     logLevel: 'warn',
   };
@@ -98,7 +94,6 @@ t.test('a put is confirmed by every worker; a worker that dies is replaced and s
   });
   t.equal(await caVerdict(to, 'a.example.test'), 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME', 'a cleaned name is refused');
   pool.configure({ ...settings([]).connection, maxConnections: 50 });
-  pool.rescan();
   await pool.close(1000);
   await pool.close(1000);
   t.equal(pool.size, 0, 'closed, idempotently');
@@ -155,20 +150,20 @@ t.test('every worker lost and none can start again: deploys are refused and the 
   if (requirePeers(t, [], true).skip) return;
   const { log, events } = recorder();
   let lost: Error | undefined;
-  // A replacement cannot start once the --watch-dir it must load is gone (as one cannot listen again once the
-  // shared socket went with the last worker and root was given up).
-  const dir = path.join(shortTempDir(t), 'watch');
-  mkdirSync(dir);
-  const pool = new WorkerPool({ count: 2, exec: EXEC, settings: { ...settings([{ host: '127.0.0.1', port: 0 }]), watchDir: dir }, log, onLost: (error) => (lost = error) });
+  // A replacement cannot start once its settings name a backend it cannot parse (as one cannot listen again once
+  // the shared socket went with the last worker and root was given up); the running workers are killed first.
+  const pool = new WorkerPool({ count: 2, exec: EXEC, settings: settings([{ host: '127.0.0.1', port: 0 }]), log, onLost: (error) => (lost = error) });
   t.teardown(() => pool.close(0));
   await pool.start();
-  rmSync(dir, { recursive: true });
-  for (const pid of workerPids()) process.kill(pid, 'SIGKILL');
+  const running = workerPids();
+  for (const pid of running) process.kill(pid, 'SIGSTOP');
+  pool.configure({ ...settings([]).connection, backends: ['not a backend'] });
+  for (const pid of running) process.kill(pid, 'SIGKILL');
   await waitUntil('both workers gone', () => (pool.serving === 0 && events.filter((e) => e.startsWith('worker-exit ')).length === 2 ? true : undefined));
   const { challenge, certificate } = await challengeFor('lost.example.test');
   await t.rejects(pool.put(challenge, certificate), { code: 'ERR_WORKER', message: /no worker process serves/ });
   await waitUntil('told it is lost', () => lost, 15_000);
-  t.equal((lost as { code?: string } | undefined)?.code, 'ERR_WATCH_DIR');
+  t.equal((lost as { code?: string } | undefined)?.code, 'ERR_BAD_BACKEND');
   t.ok(events.some((e) => e.startsWith('worker-failed ')), 'the failed replacement is logged');
 });
 

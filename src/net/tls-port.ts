@@ -1,28 +1,41 @@
 /**
- * The TLS port as one process serves it: listeners, the connection handler, the challenge contexts and `--watch-dir`.
- * The daemon runs one with `--workers 1`; each worker process of `--workers N` runs one.
+ * The TLS port as one process serves it: listeners, the connection handler and the challenge contexts. The daemon
+ * runs one with `--workers 1` (as its {@link Front}); each worker process of `--workers N` runs one.
  */
 import type { Server, Socket } from 'node:net';
-import type { Activity } from './control/handler.js';
-import type { Logger } from './log.js';
-import { ConnectionHandler } from './net/connection-handler.js';
-import type { ContextTable, ReadyChallenge } from './net/context-table.js';
-import type { ListenAddress } from './net/listen-address.js';
-import { Listeners, type ListenTarget } from './net/listeners.js';
-import type { StartGate } from './start-gate.js';
-import { WatchDir } from './store/watch-dir.js';
-import { connectionHandlerOptions, type WireConnectionSettings } from './workers/messages.js';
+import type { Activity } from './activity.js';
+import type { Logger } from '../log.js';
+import { ConnectionHandler } from './connection-handler.js';
+import type { ContextTable } from './context-table.js';
+import type { Front } from './front.js';
+import type { ListenAddress } from './listen-address.js';
+import { Listeners, type ListenTarget } from './listeners.js';
+import type { StartGate } from '../start-gate.js';
+import { connectionHandlerOptions, type WireConnectionSettings } from './tls-port-settings.js';
 
 /** One error listener for every socket that only needs one (no closure per connection). */
 const ignoreError = (): void => undefined;
 
+/** Options of {@link TlsPort}. */
+export interface TlsPortOptions {
+  /** The challenge certificates served. */
+  readonly contexts: ContextTable;
+  readonly settings: WireConnectionSettings;
+  /** What {@link TlsPort.start} listens on, unless sockets were adopted. */
+  readonly listen: readonly ListenTarget[];
+  readonly log: Logger;
+  /** Connections accepted before it opens wait for it; without a gate they are served at once. */
+  readonly gate?: StartGate;
+}
+
 /** Serves the TLS port from this process. */
-export class TlsPort {
+export class TlsPort implements Front {
   readonly #connections: ConnectionHandler;
   readonly #contexts: ContextTable;
   readonly #log: Logger;
   readonly #gate: StartGate | undefined;
-  readonly #lookup = (sni: string): ReadyChallenge | undefined => this.#contexts.lookup(sni) ?? this.#watchDir?.lookup(sni);
+  readonly #listen: readonly ListenTarget[];
+  readonly #lookup = (sni: string) => this.#contexts.lookup(sni);
   readonly #onConnection = (socket: Socket): void => {
     const gate = this.#gate;
     if (gate === undefined || gate.isOpen) {
@@ -37,14 +50,18 @@ export class TlsPort {
     );
   };
   #listeners: Listeners | undefined;
-  #watchDir: WatchDir | undefined;
 
-  /** Connections accepted before `gate` opens wait for it; without a gate they are served at once. */
-  constructor(contexts: ContextTable, settings: WireConnectionSettings, log: Logger, gate?: StartGate) {
-    this.#contexts = contexts;
-    this.#log = log;
-    this.#gate = gate;
-    this.#connections = new ConnectionHandler(connectionHandlerOptions(settings, this.#lookup, log));
+  constructor(options: TlsPortOptions) {
+    this.#contexts = options.contexts;
+    this.#listen = options.listen;
+    this.#log = options.log;
+    this.#gate = options.gate;
+    this.#connections = new ConnectionHandler(connectionHandlerOptions(options.settings, this.#lookup, options.log));
+  }
+
+  /** Where certificates go to be served: this process's contexts. */
+  get sink(): ContextTable {
+    return this.#contexts;
   }
 
   /** The addresses listened on (port 0 resolved); none before {@link bind} or {@link adopt}. */
@@ -65,33 +82,19 @@ export class TlsPort {
     this.#listeners = Listeners.adopt(passed, this.#onConnection, this.#log);
   }
 
-  /** Listens on `targets`, unless sockets were adopted. */
-  async bind(targets: readonly ListenTarget[]): Promise<void> {
-    this.#listeners ??= await Listeners.bind(targets, this.#onConnection, this.#log);
+  /** Listens on the targets given, unless sockets were adopted. */
+  async start(): Promise<void> {
+    this.#listeners ??= await Listeners.bind(this.#listen, this.#onConnection, this.#log);
   }
 
-  /** Starts serving the pairs in `--watch-dir`, if given, at most `maxEntries` of them. */
-  async watch(dir: string | undefined, maxEntries: number): Promise<void> {
-    if (dir !== undefined) this.#watchDir = await WatchDir.open({ dir, log: this.#log, maxEntries });
-  }
-
-  /** Counters, handshakes per deployed name, and the `--watch-dir` pairs with theirs. */
+  /** Counters, and handshakes per name served. */
   activity(): Promise<Activity> {
-    return Promise.resolve({
-      ...this.#connections.stats,
-      servedBySni: this.#contexts.servedBySni(),
-      watched: this.#watchDir?.list() ?? [],
-    });
+    return Promise.resolve({ ...this.#connections.stats, servedBySni: this.#contexts.servedBySni() });
   }
 
   /** New settings (reload) for connections accepted from now on. */
   reconfigure(settings: WireConnectionSettings): void {
     this.#connections.reconfigure(connectionHandlerOptions(settings, this.#lookup, this.#log));
-  }
-
-  /** Looks at `--watch-dir` afresh (SIGHUP). */
-  async rescan(): Promise<void> {
-    await this.#watchDir?.rescan();
   }
 
   /** Stops accepting, lets open connections finish for up to `timeoutMs`, then drops the rest. */
@@ -101,7 +104,6 @@ export class TlsPort {
     if (this.#connections.active > 0) this.#log.log('warn', 'shutdown-dropped', { open: this.#connections.active });
     this.#connections.destroyAll();
     await listenersClosed;
-    this.#watchDir?.close();
     this.#contexts.clear();
   }
 }

@@ -7,7 +7,7 @@ import { AlpnResponderError } from '../../src/errors.js';
 import { DerReader, TAG, content } from '../../src/challenge/der.js';
 import { parseIdentifier } from '../../src/challenge/identifier.js';
 import { createChallengeCertificate } from '../../src/challenge/certificate.js';
-import { CA_PROBLEMS, caProblemDetail, checkChallengeCertificate, goQuote, type CertificateCheck } from '../../src/challenge/verify.js';
+import { CA_PROBLEMS, caProblemDetail, checkChallengeCertificate, goQuote, type CertificateCheck } from '../../src/diagnostics/verify.js';
 import {
   ACME_OID,
   ALG,
@@ -28,7 +28,7 @@ import {
   set,
   tlv,
   utf8,
-} from './cert-builder.js';
+} from '../challenge/cert-builder.js';
 
 const DIGEST = new Uint8Array(createHash('sha256').update('token.thumbprint').digest());
 const OTHER_DIGEST = new Uint8Array(createHash('sha256').update('token.other').digest());

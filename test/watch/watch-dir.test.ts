@@ -10,7 +10,8 @@ import t, { type Test } from 'tap';
 import { sendCommands } from '../../src/control/client.js';
 import { Daemon } from '../../src/daemon.js';
 import type { Logger, LogLevel, LogValue } from '../../src/log.js';
-import { WatchDir } from '../../src/store/watch-dir.js';
+import { ContextTable } from '../../src/net/context-table.js';
+import { WatchDir } from '../../src/watch/watch-dir.js';
 import { caVerdict, dehydratedDigestOf, digestOf, validateAsCa } from '../helpers/ca-check.js';
 import { waitUntil } from '../helpers/daemon.js';
 import { testDaemonOptions } from '../helpers/daemon-options.js';
@@ -44,7 +45,7 @@ async function openWatchDir(t: Test, settleMs = 300) {
   const dir = path.join(shortTempDir(t), 'alpn-certs');
   await mkdir(dir);
   const rec = recorder();
-  const watchDir = await WatchDir.open({ dir, log: rec.log, maxEntries: 1000, settleMs });
+  const watchDir = await WatchDir.open({ dir, log: rec.log, maxEntries: 1000, settleMs, sink: new ContextTable() });
   t.teardown(() => watchDir.close());
   return { dir, watchDir, ...rec };
 }
@@ -244,7 +245,7 @@ t.test('start-up scan, IP pairs, and rescan of a replaced directory', async (t) 
   await writePair(dir, before);
   await writePair(dir, ip);
   const rec = recorder();
-  const watchDir = await WatchDir.open({ dir, log: rec.log, maxEntries: 10 });
+  const watchDir = await WatchDir.open({ dir, log: rec.log, maxEntries: 10, sink: new ContextTable() });
   t.teardown(() => watchDir.close());
   t.ok(watchDir.lookup('before.watch.test'), 'a pair present at start is served once open() resolves');
   const ipReady = watchDir.lookup('1.2.0.192.in-addr.arpa');
@@ -265,9 +266,9 @@ t.test('start-up scan, IP pairs, and rescan of a replaced directory', async (t) 
 
 t.test('the directory must exist', async (t) => {
   const root = shortTempDir(t);
-  await t.rejects(WatchDir.open({ dir: path.join(root, 'missing'), log: recorder().log, maxEntries: 1 }), { code: 'ERR_WATCH_DIR' });
+  await t.rejects(WatchDir.open({ dir: path.join(root, 'missing'), log: recorder().log, maxEntries: 1, sink: new ContextTable() }), { code: 'ERR_WATCH_DIR' });
   await writeFile(path.join(root, 'file'), '');
-  await t.rejects(WatchDir.open({ dir: path.join(root, 'file'), log: recorder().log, maxEntries: 1 }), { code: 'ERR_WATCH_DIR' });
+  await t.rejects(WatchDir.open({ dir: path.join(root, 'file'), log: recorder().log, maxEntries: 1, sink: new ContextTable() }), { code: 'ERR_WATCH_DIR' });
   await t.rejects(Daemon.start(testDaemonOptions(root, { watchDir: path.join(root, 'missing') }), recorder().log), { code: 'ERR_WATCH_DIR' });
 });
 

@@ -2,21 +2,23 @@
  * Serves the challenge certificates dehydrated writes to its ALPNCERTDIR (`--watch-dir`), so no hook is needed.
  *
  * dehydrated writes `NAME.key.pem` then `NAME.crt.pem` for every pending authorization before it asks the CA to
- * validate any, and deletes each pair as soon as its validation is over. So a pair is loaded into memory (its TLS
- * context) as soon as both files parse — fs.watch on the directory, a scan at start and on {@link WatchDir.rescan}
- * — and dropped from the served set once either file is deleted.
+ * validate any, and deletes each pair as soon as its validation is over. So a pair is checked and put into the
+ * sink deploys use too (see deploy-first.ts) as soon as both files parse — fs.watch on the directory, a scan at
+ * start and on {@link WatchDir.rescan} — and taken out again once either file is deleted. Only the daemon's primary
+ * process watches: its workers get the pairs as they get deploys.
  */
 import { constants, watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { digestToHex } from '../challenge/authorization.js';
-import { bytesEqual } from '../challenge/der.js';
+import { bytesEqual } from '../bytes.js';
 import { formatIdentifier } from '../challenge/identifier.js';
 import { MAX_WATCH_PEM_BYTES, WATCH_DIR_MAX_RETRY_MS, WATCH_DIR_RETRY_MS, WATCH_DIR_SETTLE_MS } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ReadyChallenge } from '../net/context-table.js';
+import type { Challenge } from '../challenge/challenge.js';
+import type { CertificateSink } from '../net/context-table.js';
 import { loadChallengePair } from './challenge-pair.js';
 
 /** Options of {@link WatchDir.open}. */
@@ -26,6 +28,8 @@ export interface WatchDirOptions {
   readonly log: Logger;
   /** Most pairs served at once; more are skipped (`reason=too-many`). */
   readonly maxEntries: number;
+  /** Where each valid pair is served (put) and withdrawn (delete). */
+  readonly sink: CertificateSink;
   /** How long an unparseable pair may keep changing before it is skipped. */
   readonly settleMs?: number;
 }
@@ -33,9 +37,10 @@ export interface WatchDirOptions {
 /** `NAME.crt.pem` / `NAME.key.pem`: dehydrated's names, `NAME` the identifier (reverse-DNS name for IPs). */
 const PAIR_FILE = /^(.+)\.(crt|key)\.pem$/;
 
-interface Entry {
+/** A pair served: its file name and challenge. */
+export interface WatchedPair {
   readonly name: string;
-  readonly ready: ReadyChallenge;
+  readonly challenge: Challenge;
 }
 
 /** A name whose files changed and are being (re)loaded. */
@@ -81,8 +86,8 @@ async function readBounded(file: string): Promise<ReadOutcome> {
 }
 
 /** A pair stops being served at its certificate's notAfter, the expiry `list` shows. */
-function live(ready: ReadyChallenge): boolean {
-  return ready.challenge.expiresAt.getTime() > Date.now();
+function live(pair: WatchedPair): boolean {
+  return pair.challenge.expiresAt.getTime() > Date.now();
 }
 
 /** The challenges found in a watched directory, by SNI, and the watcher that keeps them current. */
@@ -91,8 +96,9 @@ export class WatchDir {
   readonly #log: Logger;
   readonly #maxEntries: number;
   readonly #settleMs: number;
+  readonly #sink: CertificateSink;
   /** Served pairs by SNI. */
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, WatchedPair>();
   /** SNI of each served pair by file name, to drop it when its files go. */
   readonly #sniByName = new Map<string, string>();
   readonly #pending = new Map<string, Pending>();
@@ -106,6 +112,7 @@ export class WatchDir {
     this.#log = options.log;
     this.#maxEntries = options.maxEntries;
     this.#settleMs = options.settleMs ?? WATCH_DIR_SETTLE_MS;
+    this.#sink = options.sink;
   }
 
   /**
@@ -129,15 +136,15 @@ export class WatchDir {
     return watchDir;
   }
 
-  /** The servable challenge for an SNI value, unless its certificate has expired. */
-  lookup(sni: string): ReadyChallenge | undefined {
-    const ready = this.#entries.get(sni)?.ready;
-    return ready !== undefined && live(ready) ? ready : undefined;
+  /** The pair served for an SNI value, unless its certificate has expired. */
+  lookup(sni: string): WatchedPair | undefined {
+    const pair = this.#entries.get(sni);
+    return pair !== undefined && live(pair) ? pair : undefined;
   }
 
   /** Every pair served, for `list`. */
-  list(): ReadyChallenge[] {
-    return [...this.#entries.values()].map((entry) => entry.ready).filter(live);
+  list(): WatchedPair[] {
+    return [...this.#entries.values()].filter(live);
   }
 
   /**
@@ -156,7 +163,7 @@ export class WatchDir {
     }
   }
 
-  /** Stops watching and forgets every pair; idempotent. */
+  /** Stops watching and forgets every pair (the sink keeps serving them: the daemon is stopping); idempotent. */
   close(): void {
     this.#closed = true;
     this.#watcher?.close();
@@ -276,7 +283,7 @@ export class WatchDir {
       }
       return this.#skip(name, loaded.reason, loaded.detail);
     }
-    const { challenge, context } = loaded;
+    const { challenge } = loaded;
     const sni = challenge.identifier.sni;
     const previous = this.#entries.get(sni);
     if (previous === undefined && this.#entries.size >= this.#maxEntries) {
@@ -284,16 +291,22 @@ export class WatchDir {
     }
     const unchanged =
       previous?.name === name &&
-      bytesEqual(previous.ready.challenge.digest, challenge.digest) &&
-      previous.ready.challenge.expiresAt.getTime() === challenge.expiresAt.getTime();
-    // An unchanged pair (a rescan, a chmod) keeps its context and its count of handshakes served.
+      bytesEqual(previous.challenge.digest, challenge.digest) &&
+      previous.challenge.expiresAt.getTime() === challenge.expiresAt.getTime();
+    // An unchanged pair (a rescan, a chmod) is not put again: it keeps its context and its count of handshakes.
     this.#skipped.delete(name);
     if (unchanged) return 'done';
     const oldSni = this.#sniByName.get(name);
     if (oldSni !== undefined && oldSni !== sni) this.#drop(name, 'replaced');
     if (previous !== undefined && previous.name !== name) this.#sniByName.delete(previous.name);
-    this.#entries.set(sni, { name, ready: { challenge, context, served: 0 } });
+    this.#entries.set(sni, { name, challenge });
     this.#sniByName.set(name, sni);
+    try {
+      await this.#sink.put(challenge, { certPem: cert.text, keyPem: key.text });
+    } catch (error) {
+      // Kept for whoever serves later (a worker being replaced), as a deploy is; the operator is told.
+      this.#log.log('error', 'watch-error', { dir: this.#dir, name, error: String(error) });
+    }
     this.#log.log('info', 'watch-load', {
       name,
       identifier: formatIdentifier(challenge.identifier),
@@ -321,6 +334,7 @@ export class WatchDir {
     const entry = this.#entries.get(sni);
     if (entry?.name !== name) return;
     this.#entries.delete(sni);
-    this.#log.log('info', 'watch-drop', { name, sni, reason, served: entry.ready.served });
+    this.#sink.delete(sni);
+    this.#log.log('info', 'watch-drop', { name, sni, reason });
   }
 }

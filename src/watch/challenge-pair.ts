@@ -5,10 +5,11 @@
 import { X509Certificate as NodeX509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import type tls from 'node:tls';
 import { parseIdentifier, type Identifier } from '../challenge/identifier.js';
-import { acmeIdentifierDigest, checkChallengeCertificate } from '../challenge/verify.js';
+import { acmeIdentifierDigest } from '../challenge/acme-identifier.js';
+import { checkChallengeCertificate } from '../diagnostics/verify.js';
 import { AlpnResponderError } from '../errors.js';
 import { challengeContext } from '../net/context-table.js';
-import type { Challenge } from './challenge-store.js';
+import type { Challenge } from '../challenge/challenge.js';
 
 /** Why a pair is not served, as logged in `reason=`. */
 export type PairSkipReason =

@@ -17,31 +17,32 @@
  *
  * Nothing here throws on hostile input: every malformation becomes a verdict.
  *
- * Fidelity: checked differentially against Go's crypto/x509 with Boulder's checks over tens of thousands of
- * generated and mutated certificates, with identical verdicts and texts. Where Go versions differ this follows
- * current Go: negative serials refused (1.23), non-minimal OID arcs refused, RSA keys under 1024 bits never verify
- * (1.24). Not modelled: decoding of nameConstraints, URL parsing of URI names, DSA and X25519 keys (whose
- * certificates never verify anyway), and anything the TLS handshake itself checks (signature schemes, versions).
+ * Fidelity: written from Go's crypto/x509 and Boulder's sources and tested here on generated and mutated
+ * certificates (test/diagnostics/verify.test.ts, test/fuzz.test.ts); no differential harness against Go itself is
+ * part of this repository. Where Go versions differ this follows current Go: negative serials refused (1.23),
+ * non-minimal OID arcs refused, RSA keys under 1024 bits never verify (1.24). Not modelled: decoding of
+ * nameConstraints, URL parsing of URI names, DSA and X25519 keys (whose certificates never verify anyway), and
+ * anything the TLS handshake itself checks (signature schemes, versions).
  */
 import { createPublicKey, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
+import { bytesEqual, toHex } from '../bytes.js';
 import { ACME_IDENTIFIER_OID } from '../constants.js';
 import { AlpnResponderError } from '../errors.js';
-import { DIGEST_LENGTH } from './authorization.js';
+import { DIGEST_LENGTH } from '../challenge/authorization.js';
 import {
   DerError,
   DerReader,
   TAG,
-  bytesEqual,
   concat,
   content,
   decodeOid,
   encode,
   raw,
   subjectAltNameValue,
-  toHex,
   type Tlv,
-} from './der.js';
-import { formatIdentifier, formatIpAddress, type Identifier } from './identifier.js';
+} from '../challenge/der.js';
+import { formatIdentifier, type Identifier } from '../challenge/identifier.js';
+import { formatIpAddress } from '../ip-address.js';
 
 /** The CA's verdict on a challenge certificate. */
 export type CertificateCheck =
@@ -82,23 +83,6 @@ const CHALLENGE_TYPE = 'tls-alpn-01';
  * @param expectedDigest SHA-256 of the key authorization; when absent the acmeIdentifier value is only checked for
  *   shape (critical, OCTET STRING of 32 bytes)
  */
-/**
- * The acmeIdentifier value of a certificate {@link checkChallengeCertificate} accepted (a 32-byte OCTET STRING), read
- * with the same parser; undefined for any certificate it would not accept.
- */
-export function acmeIdentifierDigest(der: Uint8Array): Uint8Array | undefined {
-  let cert: ParsedCertificate;
-  try {
-    cert = parseCertificate(der);
-  } catch (error) {
-    if (error instanceof DerError) return undefined;
-    throw error;
-  }
-  const acme = cert.extensions.find((e) => e.oid === ACME_IDENTIFIER_OID);
-  const value = acme && octetStringValue(acme.value);
-  return value?.length === DIGEST_LENGTH ? value.slice() : undefined;
-}
-
 export async function checkChallengeCertificate(
   der: Uint8Array,
   expected: Identifier,
