@@ -54,6 +54,17 @@ export function requirePeers(t: TestLike, binaries: readonly string[], needBuild
   return { skip: reason };
 }
 
+/**
+ * Test options for a test that needs something of the machine other than a binary (an IPv6 loopback, say): a skip
+ * with `reason` when `present` is false — except under `CI=true`, where the absence is recorded as a failure, as in
+ * {@link requirePeers}.
+ */
+export function requireCapability(t: TestLike, present: boolean, reason: string): { skip?: string } {
+  if (present) return {};
+  if (IN_CI) t.fail(`${reason} — CI must provide it (CI=true never skips)`);
+  return { skip: reason };
+}
+
 /** Thrown from a {@link waitUntil} check to stop polling at once (other errors just mean "not yet"). */
 export class GiveUp extends Error {}
 
