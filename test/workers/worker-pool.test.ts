@@ -322,8 +322,8 @@ t.test('a put is confirmed by every worker; a worker that dies is replaced and s
 
   const [victim] = workerPids();
   process.kill(victim!, 'SIGKILL');
-  await waitUntil('worker replaced', () => (events.some((e) => e.startsWith('worker-exit ')) && pool.size === 2 && workerPids().every((pid) => pid !== victim) ? true : undefined), 15_000);
-  await waitUntil('replacement ready', () => (events.filter((e) => e.startsWith('worker-ready ')).length === 3 ? true : undefined), 15_000);
+  await waitUntil('worker replaced', () => (events.some((e) => e.startsWith('worker-exit ')) && pool.size === 2 && workerPids().every((pid) => pid !== victim) ? true : undefined), 60_000);
+  await waitUntil('replacement ready', () => (events.filter((e) => e.startsWith('worker-ready ')).length === 3 ? true : undefined), 60_000);
   for (let i = 0; i < 20; i++) t.ok(accepted(await caVerdict(to, 'a.example.test')), `handshake ${i} after the replacement`);
 
   pool.delete('a.example.test');
@@ -361,7 +361,7 @@ t.test('changes made while a replacement starts reach it: nothing is lost, nothi
     await new Promise((resolve) => setTimeout(resolve, 40));
   }
   await Promise.all(changes);
-  await waitUntil('replacement ready', () => (events.filter((e) => e.startsWith('worker-ready ')).length === 3 ? true : undefined), 15_000);
+  await waitUntil('replacement ready', () => (events.filter((e) => e.startsWith('worker-ready ')).length === 3 ? true : undefined), 60_000);
   t.notOk(events.some((e) => e.startsWith('worker-unresponsive ')), 'no worker was found unresponsive');
   // Enough handshakes that both workers answer some (the kernel spreads them).
   for (let round = 0; round < 6; round++) {
@@ -386,7 +386,7 @@ t.test('every worker lost and none can start again: deploys are refused and the 
   await waitUntil('both workers gone', () => (pool.serving === 0 && events.filter((e) => e.startsWith('worker-exit ')).length === 2 ? true : undefined));
   const { challenge, certificate } = await challengeFor('lost.example.test');
   await t.rejects(pool.put(challenge, certificate), { code: 'ERR_WORKER', message: /no worker process serves/ });
-  await waitUntil('told it is lost', () => lost, 15_000);
+  await waitUntil('told it is lost', () => lost, 60_000);
   t.equal((lost as { code?: string } | undefined)?.code, 'ERR_WATCH_DIR');
   t.ok(events.some((e) => e.startsWith('worker-failed ')), 'the failed replacement is logged');
 });
