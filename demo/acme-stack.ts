@@ -93,7 +93,7 @@ export function tcpReachable(host: string, port: number): Promise<boolean> {
  */
 export async function startAcmeStack(options: AcmeStackOptions): Promise<AcmeStack> {
   const { dir, tlsPort, ipv6 } = options;
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
   await mkdir(dir, { recursive: true });
   const api = await makeApiCertificate(dir);
   const dnsPort = await freePort(['127.0.0.1'], { udp: true });
@@ -217,6 +217,7 @@ export interface DehydratedOptions {
   keyAlgo?: 'secp384r1' | 'prime256v1' | 'rsa';
   /** Environment for dehydrated and so for the hook. */
   env?: NodeJS.ProcessEnv;
+  /** Kill dehydrated after this long without output (see run() in test/helpers/daemon.ts); default 120 s. */
   timeoutMs?: number;
 }
 
@@ -273,7 +274,8 @@ export async function runDehydrated(options: DehydratedOptions): Promise<Dehydra
     ].join('\n'),
   );
   const env = cleanEnv(options.env);
-  const timeoutMs = options.timeoutMs ?? 60_000;
+  // A silence limit (see run()): dehydrated prints as it goes, so however slow the machine, it is not cut off.
+  const { timeoutMs } = options;
   const register = await run('dehydrated', ['--config', configFile, '--register', '--accept-terms'], {
     env,
     cwd: dir,

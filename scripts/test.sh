@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Quick start, step 2: runs CI's tests (.ci/run: shellcheck, npm test, the demo, the Node 24 lane) on this machine.
+# Quick start, step 2: runs CI's tests (.ci/run: shellcheck, the three test lanes, the demo, the Node 24 lane) on this machine.
 # As root, or through sudo when not root. Takes 10-20 minutes. Safe beside an installed alpn-responder:
 #   - it installs the Debian packages the tests spawn (pebble, dehydrated, uacme, nginx, haproxy, redis-server,
 #     socat, shellcheck, lintian, ...; .ci/install-peers prints the list first), starts none of their services and

@@ -13,20 +13,25 @@ import { performance } from 'node:perf_hooks';
  */
 export class Deadlines<T> {
   readonly #onExpire: (item: T, started: number) => void;
-  /** Items by their limit in milliseconds, each with the `performance.now()` its limit started at. */
+  readonly #now: () => number;
+  /** Items by their limit in milliseconds, each with the time (of the clock) its limit started at. */
   readonly #byLimit = new Map<number, Map<T, number>>();
   #timer: NodeJS.Timeout | undefined;
   /** When {@link #timer} fires, or Infinity when it is not set. */
   #timerAt = Infinity;
   readonly #fire = (): void => this.#expire();
 
-  /** @param onExpire Hears of each item whose limit passed (it is removed first), with when its limit started. */
-  constructor(onExpire: (item: T, started: number) => void) {
+  /**
+   * @param onExpire Hears of each item whose limit passed (it is removed first), with when its limit started.
+   * @param now The clock, in milliseconds; `performance.now()` unless a test runs it on a fake one.
+   */
+  constructor(onExpire: (item: T, started: number) => void, now: () => number = () => performance.now()) {
     this.#onExpire = onExpire;
+    this.#now = now;
   }
 
   /**
-   * Starts a limit of `limitMs` for `item`, which must not have one running; returns the `performance.now()` it
+   * Starts a limit of `limitMs` for `item`, which must not have one running; returns the time (of the clock) it
    * started at.
    */
   add(item: T, limitMs: number): number {
@@ -35,7 +40,7 @@ export class Deadlines<T> {
       items = new Map();
       this.#byLimit.set(limitMs, items);
     }
-    const now = performance.now();
+    const now = this.#now();
     items.set(item, now);
     this.#arm(now + limitMs);
     return now;
@@ -58,13 +63,13 @@ export class Deadlines<T> {
     if (at >= this.#timerAt) return;
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(at - performance.now()))).unref();
+    this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(at - this.#now()))).unref();
   }
 
   #expire(): void {
     this.#timer = undefined;
     this.#timerAt = Infinity;
-    const now = performance.now();
+    const now = this.#now();
     const expired: [T, number][] = [];
     let next = Infinity;
     for (const [limit, items] of this.#byLimit) {

@@ -5,7 +5,6 @@
  * worker has confirmed it; a worker that exits or stops answering is replaced, and its replacement gets every
  * challenge before it serves.
  */
-import cluster, { type Worker } from 'node:cluster';
 import type { ChallengeCertificate } from '../challenge/certificate.js';
 import { AlpnResponderError, ERROR_CODES, type ErrorCode } from '../errors.js';
 import type { Activity } from '../net/activity.js';
@@ -15,12 +14,17 @@ import type { ListenAddress } from '../net/listen-address.js';
 import type { Challenge } from '../challenge/challenge.js';
 import type { WireConnectionSettings } from '../net/tls-port-settings.js';
 import { isMessage, toWire, type ToPrimary, type ToWorker, type WireActivity, type WireCertificate, type WorkerSettings } from './messages.js';
+import { clusterChannel, type WorkerChannel, type WorkerHandle } from './worker-channel.js';
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
   readonly count: number;
   /** The worker program (dist/worker.js). */
   readonly exec: string;
+  /** How workers are forked and reached; default node:cluster running `exec` ({@link clusterChannel}). */
+  readonly channel?: WorkerChannel;
+  /** The pool's other time limits, shorter in tests; defaults as documented on each. */
+  readonly timing?: Partial<WorkerPoolTiming>;
   readonly settings: WorkerSettings;
   readonly log: Logger;
   /** How long a worker may take to confirm a change before it counts as failed and is replaced. */
@@ -34,18 +38,30 @@ export interface WorkerPoolOptions {
 
 /** A worker that does not confirm within this is replaced: a deploy must not wait on it forever. */
 const REPLY_TIMEOUT_MS = 10_000;
-/** A worker not serving this long after it was forked has failed (a cold start of Node takes well under 1 s). */
-const START_TIMEOUT_MS = 20_000;
-/** How long `list` and `status` wait for counters before answering with those that came. */
-const ACTIVITY_TIMEOUT_MS = 2_000;
-/** Replacement back-off: doubles from the first to the last after consecutive failures, reset by a start. */
-const RESPAWN_FIRST_MS = 100;
-const RESPAWN_MAX_MS = 5_000;
-/** Grace after the shutdown timeout before workers that still run are killed. */
-const KILL_GRACE_MS = 2_000;
+
+/** Time limits of {@link WorkerPool} besides `replyTimeoutMs`. */
+export interface WorkerPoolTiming {
+  /** A worker not serving this long after it was forked has failed (a cold start of Node takes well under 1 s). */
+  readonly startTimeoutMs: number;
+  /** How long `list` and `status` wait for counters before answering with those that came. */
+  readonly activityTimeoutMs: number;
+  /** Replacement back-off: doubles from the first to the last after consecutive failures, reset by a start. */
+  readonly respawnFirstMs: number;
+  readonly respawnMaxMs: number;
+  /** Grace after the shutdown timeout before workers that still run are killed. */
+  readonly killGraceMs: number;
+}
+
+const DEFAULT_TIMING: WorkerPoolTiming = {
+  startTimeoutMs: 20_000,
+  activityTimeoutMs: 2_000,
+  respawnFirstMs: 100,
+  respawnMaxMs: 5_000,
+  killGraceMs: 2_000,
+};
 
 interface Member {
-  readonly worker: Worker;
+  readonly worker: WorkerHandle;
   /** Said `hello` and got `init`: from then on it is sent every change (it keeps them until it serves). */
   greeted: boolean;
   ready: boolean;
@@ -67,6 +83,8 @@ function workerError(code: string, message: string): AlpnResponderError {
 export class WorkerPool implements CertificateSink {
   readonly #options: WorkerPoolOptions;
   readonly #log: Logger;
+  readonly #channel: WorkerChannel;
+  readonly #timing: WorkerPoolTiming;
   readonly #members = new Set<Member>();
   /** What every worker serves: sent whole to a worker that starts. */
   readonly #certificates = new Map<string, WireCertificate>();
@@ -76,7 +94,7 @@ export class WorkerPool implements CertificateSink {
   #settings: WorkerSettings;
   #state: PoolState = 'idle';
   #nextId = 1;
-  #respawnMs = RESPAWN_FIRST_MS;
+  #respawnMs: number;
   #respawnTimer: NodeJS.Timeout | undefined;
   #addresses: readonly ListenAddress[] = [];
   #closing: Promise<void> | undefined;
@@ -85,6 +103,9 @@ export class WorkerPool implements CertificateSink {
     this.#options = options;
     this.#log = options.log;
     this.#settings = options.settings;
+    this.#channel = options.channel ?? clusterChannel(options.exec);
+    this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.#respawnMs = this.#timing.respawnFirstMs;
   }
 
   /** The addresses the workers listen on (port 0 resolved). */
@@ -109,10 +130,6 @@ export class WorkerPool implements CertificateSink {
    * worker reported, such as ERR_LISTEN) after stopping them all if any cannot.
    */
   async start(): Promise<void> {
-    // SCHED_NONE: each worker accepts from the shared listening sockets itself. The default (round robin) would
-    // accept every connection in the primary and pass it on, one more hop for each.
-    cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: this.#options.exec, args: [], silent: false });
     this.#state = 'starting';
     const starting = Array.from({ length: this.#options.count }, () => this.#spawn());
     const results = await Promise.allSettled(starting);
@@ -160,7 +177,7 @@ export class WorkerPool implements CertificateSink {
         this.#activity.delete(id);
         resolve(sumActivity(replies));
       };
-      const timer = setTimeout(finish, ACTIVITY_TIMEOUT_MS);
+      const timer = setTimeout(finish, this.#timing.activityTimeoutMs);
       this.#activity.set(id, (member, activity) => {
         if (!asked.delete(member)) return;
         if (activity !== undefined) replies.push(activity);
@@ -183,11 +200,11 @@ export class WorkerPool implements CertificateSink {
       for (const member of this.#members) {
         // One still loading could miss the message; it serves nothing yet, so nothing is lost by ending it.
         if (member.greeted) send(member, { t: 'close', timeoutMs });
-        else member.worker.process.kill('SIGKILL');
+        else member.worker.kill();
       }
       const kill = setTimeout(() => {
-        for (const member of this.#members) member.worker.process.kill('SIGKILL');
-      }, timeoutMs + KILL_GRACE_MS);
+        for (const member of this.#members) member.worker.kill();
+      }, timeoutMs + this.#timing.killGraceMs);
       await Promise.all(exits);
       clearTimeout(kill);
     })();
@@ -196,16 +213,17 @@ export class WorkerPool implements CertificateSink {
 
   /** Forks one worker; resolves once it serves, rejects if it reports a failure or exits first. */
   #spawn(): Promise<void> {
-    const worker = cluster.fork();
+    const worker = this.#channel.fork();
     const member: Member = { worker, greeted: false, ready: false };
     this.#members.add(member);
     const id = worker.id;
     return new Promise<void>((resolve, reject) => {
+      const { startTimeoutMs } = this.#timing;
       const startTimer = setTimeout(() => {
-        reject(new AlpnResponderError('ERR_WORKER', `worker ${id} did not start within ${START_TIMEOUT_MS / 1000} s`));
-        worker.process.kill('SIGKILL');
-      }, START_TIMEOUT_MS);
-      worker.on('message', (message: unknown) => {
+        reject(new AlpnResponderError('ERR_WORKER', `worker ${id} did not start within ${startTimeoutMs / 1000} s`));
+        worker.kill();
+      }, startTimeoutMs);
+      worker.onMessage((message: unknown) => {
         if (!isMessage(message)) return;
         const reply = message as ToPrimary;
         switch (reply.t) {
@@ -217,9 +235,9 @@ export class WorkerPool implements CertificateSink {
           case 'ready':
             clearTimeout(startTimer);
             member.ready = true;
-            this.#respawnMs = RESPAWN_FIRST_MS;
+            this.#respawnMs = this.#timing.respawnFirstMs;
             if (this.#addresses.length === 0) this.#addresses = reply.addresses;
-            this.#log.log('info', 'worker-ready', { worker: id, pid: worker.process.pid });
+            this.#log.log('info', 'worker-ready', { worker: id, pid: worker.pid });
             resolve();
             return;
           case 'failed':
@@ -234,8 +252,8 @@ export class WorkerPool implements CertificateSink {
         }
       });
       // An IPC send to a worker that is going away fails; its exit is what counts.
-      worker.on('error', (error) => this.#log.log('debug', 'worker-channel-error', { worker: id, error: error.message }));
-      worker.once('exit', (code, signal) => {
+      worker.onError((error) => this.#log.log('debug', 'worker-channel-error', { worker: id, error: error.message }));
+      worker.onExit((code, signal) => {
         clearTimeout(startTimer);
         this.#members.delete(member);
         for (const requestId of [...this.#requests.keys()]) this.#acknowledged(member, requestId);
@@ -243,7 +261,7 @@ export class WorkerPool implements CertificateSink {
         reject(new AlpnResponderError('ERR_WORKER', `worker ${id} exited (${signal ?? `code ${code}`}) before it served`));
         // While starting, a worker that never served fails the start instead (see start()).
         if (this.#state === 'closing' || (this.#state === 'starting' && !member.ready)) return;
-        this.#log.log('warn', 'worker-exit', { worker: id, pid: worker.process.pid, code, signal, respawn_ms: this.#respawnMs });
+        this.#log.log('warn', 'worker-exit', { worker: id, pid: worker.pid, code, signal, respawn_ms: this.#respawnMs });
         this.#scheduleRespawn();
       });
     });
@@ -254,7 +272,7 @@ export class WorkerPool implements CertificateSink {
     this.#respawnTimer = setTimeout(() => {
       this.#respawnTimer = undefined;
       if (this.#state === 'closing' || this.#members.size >= this.#options.count) return;
-      this.#respawnMs = Math.min(this.#respawnMs * 2, RESPAWN_MAX_MS);
+      this.#respawnMs = Math.min(this.#respawnMs * 2, this.#timing.respawnMaxMs);
       this.#spawn().catch((error: unknown) => {
         const reason = error instanceof Error ? error : new Error(String(error));
         this.#log.log('error', 'worker-failed', { error: reason.message });
@@ -283,8 +301,8 @@ export class WorkerPool implements CertificateSink {
       const timer = setTimeout(() => {
         this.#requests.delete(id);
         for (const member of waiting) {
-          this.#log.log('error', 'worker-unresponsive', { worker: member.worker.id, pid: member.worker.process.pid });
-          member.worker.process.kill('SIGKILL');
+          this.#log.log('error', 'worker-unresponsive', { worker: member.worker.id, pid: member.worker.pid });
+          member.worker.kill();
         }
         reject(new AlpnResponderError('ERR_WORKER', `${waiting.size} worker(s) did not confirm within ${this.#replyTimeoutMs / 1000} s and were replaced`));
       }, this.#replyTimeoutMs);
@@ -311,12 +329,12 @@ export class WorkerPool implements CertificateSink {
 }
 
 function send(member: Member, message: ToWorker): void {
-  if (member.worker.isConnected()) member.worker.send(message);
+  member.worker.send(message);
 }
 
-function exited(worker: Worker): Promise<void> {
-  if (worker.process.exitCode !== null || worker.process.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => worker.once('exit', () => resolve()));
+function exited(worker: WorkerHandle): Promise<void> {
+  if (worker.exited) return Promise.resolve();
+  return new Promise((resolve) => worker.onExit(() => resolve()));
 }
 
 /** Sums worker counters. */

@@ -107,11 +107,42 @@ t.test('a path that is not a socket is refused', async (t) => {
   );
 });
 
-t.test('idle clients are dropped', async (t) => {
-  const server = await start(t, { idleTimeoutMs: 50 });
+t.test('idle clients are dropped by the idle timer: activity restarts it, silence ends the connection', async (t) => {
+  const idleTimeoutMs = 500;
+  const server = await start(t, { idleTimeoutMs });
   const socket = net.connect(server.path);
-  await new Promise((resolve) => socket.on('close', resolve));
-  t.pass('closed by the server');
+  t.teardown(() => socket.destroy());
+  let received = '';
+  let endedByServer = false;
+  socket.on('data', (chunk) => (received += chunk.toString()));
+  socket.on('end', () => (endedByServer = true));
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // Commands back to back for twice the limit: each one restarts the timer, so the connection stays open.
+  const busyFrom = performance.now();
+  let answered = 0;
+  let lastSent = 0;
+  while (performance.now() - busyFrom < 2 * idleTimeoutMs) {
+    lastSent = performance.now();
+    socket.write(`ping ${answered}\n`);
+    const expected = `OK ping ${answered}\n`;
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (received.endsWith(expected)) resolve();
+        else if (socket.destroyed) reject(new Error(`closed while busy, after ${answered} answers`));
+        else socket.once('data', check);
+      };
+      check();
+    });
+    answered++;
+  }
+  t.ok(answered > 1, `still open after ${answered} commands over ${(performance.now() - busyFrom).toFixed(0)} ms, twice the idle limit`);
+  // Then silence: the server closes it, and not before the limit has passed since its last activity (reading the
+  // last command and answering it, both after this client sent it).
+  const closedAt = await closed;
+  t.ok(closedAt - lastSent >= idleTimeoutMs - 1, `closed ${(closedAt - lastSent).toFixed(0)} ms after the last command was sent, not before ${idleTimeoutMs} ms`);
+  t.ok(endedByServer, 'the server ended it; this client never did');
+  t.notOk(received.includes('ERR'), 'no error reply: it was the idle timer, not a refusal');
 });
 
 t.test('a socket path longer than the kernel allows is refused clearly', async (t) => {

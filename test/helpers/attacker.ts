@@ -1,8 +1,9 @@
 /**
  * A hostile client for test/attacks.test.ts, run as its own process so that its load does not slow the test's
  * CA-style probes: `node --import @tapjs/typescript/import test/helpers/attacker.ts '<json AttackPlan>'`.
- * It prints `ready` once its connections are open (or at once for a flood), runs for `durationMs`, closes every
- * socket and prints one JSON line of {@link AttackReport}, then exits.
+ * It prints `ready` once its connections are open (or at once for a flood) and attacks until the test sends it
+ * SIGUSR2 (the test decides when it has seen enough), then closes every socket and prints one JSON line of
+ * {@link AttackReport}, then exits.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -15,10 +16,9 @@ export interface AttackPlan {
   readonly port: number;
   /** idle/slow: connections to hold (reopened when the daemon closes one); flood/churn: connections in flight. */
   readonly connections: number;
-  readonly durationMs: number;
   /**
    * idle/slow: open the connections evenly spread over this many milliseconds rather than all at once, as a large
-   * botnet's arrive; `ready` waits for the last of them, and the ramp counts within `durationMs`.
+   * botnet's arrive; `ready` waits for the last of them.
    */
   readonly rampMs?: number;
   /** slow: milliseconds between bytes of the ClientHello, each connection sending one byte per interval. */
@@ -157,10 +157,15 @@ if (plan.mode === 'flood' || plan.mode === 'churn') {
   }, 10);
 }
 
-setTimeout(() => {
+// Ten minutes is only a hang guard, should the test never say stop (it stops this process group on teardown too).
+const hangGuard = setTimeout(stop, 600_000);
+process.once('SIGUSR2', stop);
+
+function stop(): void {
+  clearTimeout(hangGuard);
   stopping = true;
   clearInterval(readyTimer);
   for (const socket of sockets) socket.destroy();
   const report: AttackReport = { opened, closedByPeer, handshakes, errors };
   process.stdout.write(`${JSON.stringify(report)}\n`);
-}, plan.durationMs);
+}

@@ -9,6 +9,12 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanChildEnvironments } from './child-env.js';
+
+export { withoutTapHooks } from './child-env.js';
+
+// Every child a test starts, by whatever means, starts without tap's hooks.
+cleanChildEnvironments();
 
 /** Repository root (this file lives in test/helpers/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,14 +54,28 @@ export function requirePeers(t: TestLike, binaries: readonly string[], needBuild
   return { skip: reason };
 }
 
+/**
+ * Test options for a test that needs something of the machine other than a binary (an IPv6 loopback, say): a skip
+ * with `reason` when `present` is false — except under `CI=true`, where the absence is recorded as a failure, as in
+ * {@link requirePeers}.
+ */
+export function requireCapability(t: TestLike, present: boolean, reason: string): { skip?: string } {
+  if (present) return {};
+  if (IN_CI) t.fail(`${reason} — CI must provide it (CI=true never skips)`);
+  return { skip: reason };
+}
+
 /** Thrown from a {@link waitUntil} check to stop polling at once (other errors just mean "not yet"). */
 export class GiveUp extends Error {}
 
-/** Polls `check` until it returns a value other than undefined, or throws once `timeoutMs` has passed. */
+/**
+ * Polls `check` until it returns a value other than undefined, or throws once `timeoutMs` has passed. The limit is a
+ * hang guard, not a measurement: generous, so that a loaded machine only makes the wait longer.
+ */
 export async function waitUntil<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
   intervalMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -143,7 +163,9 @@ export interface ManagedProcess {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-/** Spawns `command` detached (its own process group) so `stop()` reaches every descendant. */
+/**
+ * Spawns `command` detached (its own process group) so `stop()` reaches every descendant.
+ */
 export function spawnManaged(
   name: string,
   command: string,
@@ -201,26 +223,42 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a command to completion in its own process group, killing the group if it outlives `timeoutMs`. */
+/**
+ * Runs a command to completion in its own process group. The group is
+ * killed only once the command has printed nothing for `timeoutMs` (default 120 s): a hang guard that a slow but
+ * progressing command — dehydrated validating on a loaded machine — never meets, however long it takes in all.
+ */
 export async function run(
   command: string,
   args: readonly string[],
   options: SpawnOptions & { input?: string; timeoutMs?: number; onStdoutLine?: (line: string) => void } = {},
 ): Promise<RunResult> {
   const started = performance.now();
-  const { input, timeoutMs = 60_000, onStdoutLine, ...spawnOptions } = options;
+  const { input, timeoutMs = 120_000, onStdoutLine, ...spawnOptions } = options;
   const child = spawn(command, args, { ...spawnOptions, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let partial = '';
+  let timer: NodeJS.Timeout | undefined;
+  const armSilenceGuard = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stderr += `\n[killed: no output for ${timeoutMs} ms; ${command} hung]\n`;
+      killGroup();
+    }, timeoutMs);
+  };
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    armSilenceGuard();
     stdout += chunk;
     if (onStdoutLine === undefined) return;
     const parts = (partial + chunk).split('\n');
     partial = parts.pop() ?? '';
     for (const line of parts) onStdoutLine(line);
   });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    armSilenceGuard();
+    stderr += chunk;
+  });
   child.stdin?.on('error', () => {});
   child.stdin?.end(input ?? '');
   const killGroup = (): void => {
@@ -231,10 +269,7 @@ export async function run(
       // Already gone.
     }
   };
-  const timer = setTimeout(() => {
-    stderr += `\n[killed after ${timeoutMs} ms]\n`;
-    killGroup();
-  }, timeoutMs);
+  armSilenceGuard();
   const code = await new Promise<number | string>((resolve) => {
     child.once('error', (error) => {
       stderr += `[spawn error] ${error.message}\n`;
@@ -328,7 +363,10 @@ export function logField(line: string, key: string): string | undefined {
   return raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
 }
 
-/** Environment for our processes: no ALPN_RESPONDER_* leaking in from the developer's shell. */
+/**
+ * Environment for our processes: no ALPN_RESPONDER_* leaking in from the developer's shell, no proxy variables (tap's
+ * hooks are taken out of every child's environment anyway, see child-env.ts).
+ */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -361,7 +399,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         if (state !== undefined) throw new GiveUp(`daemon exited (${state}) before ready`);
         return undefined;
       },
-      options.readyTimeoutMs ?? 15_000,
+      // A hang guard: the wait ends with the ready line, or at once if the daemon exits.
+      options.readyTimeoutMs ?? 60_000,
     );
   } catch (error) {
     await proc.stop();
@@ -381,7 +420,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     listeners,
     logLines: lines,
     cli: (cliArgs, env) =>
-      run(process.execPath, [CLI_PATH, ...cliArgs, '--control', controlPath], { env: cleanEnv(env), timeoutMs: 15_000 }),
+      run(process.execPath, [CLI_PATH, ...cliArgs, '--control', controlPath], { env: cleanEnv(env) }),
     request: (line) => controlRequest(controlPath, line),
     stop: () => proc.stop(),
   };

@@ -34,7 +34,7 @@ export async function openPassthrough(port: number): Promise<{ socket: net.Socke
   socket.on('data', (chunk: Buffer) => (data = Buffer.concat([data, chunk])));
   socket.write(PASS_HELLO);
   try {
-    await waitUntil('the hello echoed through the daemon', () => (data.length >= PASS_HELLO.length ? true : undefined), 5_000, 5);
+    await waitUntil('the hello echoed through the daemon', () => (data.length >= PASS_HELLO.length ? true : undefined), undefined, 5);
   } catch (error) {
     socket.destroy();
     throw error;

@@ -119,7 +119,7 @@ export async function startHaproxy(t: Test, options: HaproxyFrontOptions | Hapro
           if (state !== undefined) throw new GiveUp(`haproxy exited (${state})`);
           return statsAnswers(path.join(dir, 'stats.sock'));
         },
-        options.timeoutMs ?? 10_000,
+        options.timeoutMs ?? 60_000,
       );
     } catch (error) {
       await proc.stop();

@@ -100,7 +100,8 @@ function getHttp2(socket: tls.TLSSocket, options: HttpsGetOptions): Promise<{ st
  * closed afterwards.
  */
 export async function httpsGet(options: HttpsGetOptions): Promise<HttpsResponse> {
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  // A hang guard; an answer normally comes in milliseconds.
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
   const raw = net.connect({ host: options.host, port: options.port });
   let socket: tls.TLSSocket | undefined;

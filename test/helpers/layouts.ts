@@ -47,7 +47,7 @@ export interface TlsAttempt {
 }
 
 /** A TLS handshake attempt that always settles: handshake done, error, or hung after `timeoutMs`. */
-export function attemptTls(to: Endpoint, options: tls.ConnectionOptions, timeoutMs = 5000): Promise<TlsAttempt> {
+export function attemptTls(to: Endpoint, options: tls.ConnectionOptions, timeoutMs = 30_000): Promise<TlsAttempt> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: to.host, port: to.port, rejectUnauthorized: false, ...options });
     const settle = (result: TlsAttempt): void => {

@@ -327,7 +327,7 @@ export async function startNginx(
 ): Promise<NginxHttpsBackend | NginxStreamFront | NginxInstance> {
   const prefix = shortTempDir(t, 'ar-nginx-');
   const host = options.host ?? '127.0.0.1';
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
   const errorLogPath = path.join(prefix, 'error.log');
   const accessLogPath = path.join(prefix, 'access.log');
   await mkdir(path.join(prefix, 'temp'));

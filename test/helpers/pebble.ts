@@ -30,7 +30,7 @@ export interface Ualpn {
 }
 
 /** Starts `ualpn` on 127.0.0.1:`port` with its control socket in `dir`, and writes a dehydrated hook for it. */
-export async function startUalpn(dir: string, port: number, timeoutMs = 10_000): Promise<Ualpn> {
+export async function startUalpn(dir: string, port: number, timeoutMs = 60_000): Promise<Ualpn> {
   await mkdir(dir, { recursive: true });
   const socketPath = path.join(dir, 'ualpn.sock');
   const hook = path.join(dir, 'ualpn-hook.sh');

@@ -115,7 +115,7 @@ export async function untilEveryWorker(
   }
   // A worker logs a connection just after the client saw it end: wait for the lines of this run.
   const logged = (): boolean => everyWorkerLogged() && (outcome === 'rejected' || loggedLines() >= baseline + total - failures.length);
-  await waitUntil(`outcome=${outcome} from workers ${workers.join(', ')} within ${max} attempts`, () => (logged() ? true : undefined), 5_000).catch(
+  await waitUntil(`outcome=${outcome} from workers ${workers.join(', ')} within ${max} attempts`, () => (logged() ? true : undefined)).catch(
     (error: Error) => failures.push(`${error.message}; ${outcome}: ${JSON.stringify([...byWorker()])}`),
   );
   return { total, failures, byWorker: byWorker() };

@@ -6,7 +6,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { cleanEnv, hasIPv6Loopback, REPO_ROOT, requirePeers, run, startDaemon, type RunResult } from '../helpers/daemon.js';
+import { cleanEnv, hasIPv6Loopback, REPO_ROOT, requireCapability, requirePeers, run, startDaemon, type RunResult } from '../helpers/daemon.js';
 import { startNginx } from '../helpers/nginx.js';
 import { silentSocket } from '../helpers/silent-socket.js';
 import { shortTempDir } from '../helpers/tmp.js';
@@ -48,10 +48,10 @@ t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
       t.match(down.stderr, /control socket/, 'naming the control socket', down);
 
       const silent = await silentSocket(t, shortTempDir(t));
-      const started = performance.now();
       const mute = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: silent.path, ALPN_RESPONDER_TRANSPORT: transport.name, ALPN_RESPONDER_TIMEOUT: '1' });
       t.not(mute.code, 0, 'a daemon that never answers: non-zero');
-      t.ok(performance.now() - started < 8_000, 'in bounded time');
+      // Bounded by its own ALPN_RESPONDER_TIMEOUT, not by the test's hang guard (which would kill it: a signal name).
+      t.type(mute.code, 'number', `it gave up by itself (${mute.code}, in ${mute.ms.toFixed(0)} ms)`);
     });
   }
 
@@ -68,8 +68,8 @@ t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
   });
 });
 
-t.test('startup_hook: another process on the daemon\'s port', requirePeers(t, ['bash', 'nginx'], true), async (t) => {
-  if (!(await hasIPv6Loopback())) return t.pass('no IPv6 loopback here to share a port across families');
+const ipv6 = requireCapability(t, await hasIPv6Loopback(), 'no IPv6 loopback here to share a port across families');
+t.test('startup_hook: another process on the daemon\'s port', { ...requirePeers(t, ['bash', 'nginx'], true), ...ipv6 }, async (t) => {
   // nginx on [::1]:P and the daemon on 127.0.0.1:P: the CA reaching the name over IPv6 would meet nginx.
   const nginx = await startNginx(t, { mode: 'snippet', host: '::1', http: (port) => `server { listen [::1]:${port}; return 204; }` });
   const daemon = await startDaemon({ listen: [`127.0.0.1:${nginx.port}`], dir: shortTempDir(t) });

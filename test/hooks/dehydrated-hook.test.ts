@@ -179,15 +179,14 @@ t.test('hook', baseOptions, async (t) => {
   t.test('a daemon that never answers: bounded by ALPN_RESPONDER_TIMEOUT', async (t) => {
     const silent = await silentSocket(t, dir);
     for (const transport of TRANSPORTS) {
-      const started = performance.now();
       const result = await hook(['deploy_challenge', ...triple('slow.example.test')], {
         ALPN_RESPONDER_CONTROL: silent.path,
         ALPN_RESPONDER_TRANSPORT: transport.name,
         ALPN_RESPONDER_TIMEOUT: '1',
       });
-      const ms = performance.now() - started;
       t.not(result.code, 0, `${transport.name}: exits non-zero`);
-      t.ok(ms < 8_000, `${transport.name}: gives up in bounded time (${ms.toFixed(0)} ms)`);
+      // Bounded by its own ALPN_RESPONDER_TIMEOUT, not by the test's hang guard (which would kill it: a signal name).
+      t.type(result.code, 'number', `${transport.name}: gives up by itself (${result.code}, in ${result.ms.toFixed(0)} ms)`);
       t.match(result.stderr, /is the daemon running\?/, `${transport.name}: says why`, result);
     }
   });

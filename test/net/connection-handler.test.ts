@@ -2,7 +2,6 @@ import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createChallengeCertificate } from '../../src/challenge/certificate.js';
@@ -110,6 +109,20 @@ function closed(socket: net.Socket): Promise<void> {
   return socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
+/** Lets the event loop turn `n` times: data written to a loopback socket of this process is read by then. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Writes `bytes` and resolves once the handler (in this process) has had them as a read of their own: written to the
+ * kernel, then turns of the event loop in which the handler's socket reads them — a condition, not a sleep.
+ */
+async function delivered(socket: net.Socket, bytes: Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => socket.write(bytes, (error) => (error ? reject(error) : resolve())));
+  await turns(3);
+}
+
 t.test('serves the challenge; the one outcome line says who, what, and how it ended', async (t) => {
   const h = await harness(t);
   t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3');
@@ -143,8 +156,7 @@ t.test('refusals: unknown name (with an alert), no hello in time, FIN before the
 
   const large = await h.connect();
   // A record header announcing a big hello, then more than maxBytes of it, in pieces.
-  large.write(Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc]));
-  await sleep(10);
+  await delivered(large, Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00, 0x01, 0x00, 0x3f, 0xfc]));
   large.write(Buffer.alloc(120));
   await closed(large);
   t.match(await h.outcome(5), { outcome: 'rejected', reason: 'too-large' });
@@ -157,13 +169,19 @@ t.test('connections keep the settings they were accepted with; a reload applies 
   h.handler.reconfigure({ ...h.options, hello: { maxBytes: 32 * 1024, timeoutMs: 60_000 } });
   const late = await h.connect();
   await closed(early);
-  await sleep(200);
-  t.equal(late.closed, false, 'the connection accepted after the reload waits longer');
-  t.equal(h.handler.active, 1);
   t.match(await h.outcome(1), { reason: 'timeout' });
+  // A second reload, and a marker accepted after it with a 150 ms limit: it times out after late would have, had late
+  // kept the 100 ms it was not accepted with (limits expire in order of their deadlines).
+  h.handler.reconfigure({ ...h.options, hello: { maxBytes: 32 * 1024, timeoutMs: 150 } });
+  const marker = await h.connect();
+  await closed(marker);
+  t.match(await h.outcome(2), { reason: 'timeout' });
+  await turns(3);
+  t.equal(late.closed, false, 'the connection accepted after the first reload waits longer');
+  t.equal(h.handler.active, 1);
   late.write(ACME_HELLO);
   // node.example.com is not deployed: refused as soon as the hello is complete.
-  t.match(await h.outcome(2), { sni: 'node.example.com', reason: 'unknown-name' });
+  t.match(await h.outcome(3), { sni: 'node.example.com', reason: 'unknown-name' });
 });
 
 t.test('at --max-connections the oldest connection still without a hello makes room', async (t) => {
@@ -193,8 +211,7 @@ t.test('behind a front proxy: the client is the one the PROXY header names, coun
     formatProxyHeaderV1({ family: 'tcp4', sourceAddress: '192.0.2.7', sourcePort: port, destinationAddress: '192.0.2.1', destinationPort: 443 });
   // The header and the hello in separate reads: the client is counted as soon as the header is in.
   const first = await h.connect();
-  first.write(header(1111));
-  await sleep(20);
+  await delivered(first, header(1111));
   const second = await h.connect();
   second.write(header(2222));
   await closed(second);

@@ -65,7 +65,7 @@ function groupMembers(pgid: number): number[] {
 }
 
 /** Waits until none of `pids` runs any more. */
-function allGone(what: string, pids: readonly number[], timeoutMs = 5_000): Promise<true> {
+function allGone(what: string, pids: readonly number[], timeoutMs = 60_000): Promise<true> {
   return waitUntil(what, () => (pids.some(alive) ? undefined : true), timeoutMs);
 }
 
@@ -330,14 +330,14 @@ t.test('a worker that cannot listen fails the start: non-zero exit, ERR_LISTEN, 
     cwd: dir,
   });
   t.teardown(() => proc.stop());
-  const code = await waitUntil('the daemon to exit', () => proc.exitState(), 15_000).catch((error: Error) => {
+  const code = await waitUntil('the daemon to exit', () => proc.exitState(), 60_000).catch((error: Error) => {
     throw new Error(`${error.message}\n${proc.output()}`);
   });
   t.not(code, 0, `non-zero exit (${code})`);
   t.match(proc.output(), /ERR_LISTEN/, 'ERR_LISTEN reported');
   t.match(proc.output(), /EADDRINUSE/, 'naming EADDRINUSE');
   t.notOk(/ event=ready( |$)/m.test(proc.output()), 'never ready');
-  await waitUntil('no process left in the group', () => (groupMembers(proc.child.pid!).length === 0 ? true : undefined), 5_000);
+  await waitUntil('no process left in the group', () => (groupMembers(proc.child.pid!).length === 0 ? true : undefined), 60_000);
   t.pass('no worker process left');
   t.notOk(existsSync(control), 'the control socket was removed again');
   t.comment(proc.output().trim());
@@ -434,7 +434,7 @@ t.test('--state: challenges deployed through the workers survive a SIGKILL of th
   const pgid = first.process.child.pid!;
   process.kill(-pgid, 'SIGKILL');
   t.equal(await first.process.exited, 'SIGKILL');
-  await waitUntil('the whole group to be gone', () => (groupMembers(pgid).length === 0 ? true : undefined), 5_000);
+  await waitUntil('the whole group to be gone', () => (groupMembers(pgid).length === 0 ? true : undefined), 60_000);
 
   const second = await startWorkers(t, ['--state', stateFile], dir);
   t.match(events(second, 'state-loaded')[0], / restored=1 /, 'restored from the state file');

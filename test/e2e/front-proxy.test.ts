@@ -8,10 +8,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import { parseBackends } from '../src/net/backends.js';
-import { IN_CI, logField, requirePeers, waitUntil } from './helpers/daemon.js';
-import { HAPROXY_PEERS, startHaproxy } from './helpers/haproxy.js';
-import { httpsGet } from './helpers/https-client.js';
+import { parseBackends } from '../../src/net/backends.js';
+import { IN_CI, logField, requirePeers, waitUntil } from '../helpers/daemon.js';
+import { HAPROXY_PEERS, startHaproxy } from '../helpers/haproxy.js';
+import { httpsGet } from '../helpers/https-client.js';
 import {
   attemptTls,
   dehydratedDigest,
@@ -22,8 +22,8 @@ import {
   substitute,
   validateAcme,
   type InProcessDaemon,
-} from './helpers/layouts.js';
-import { formatEndpoint, NGINX_PEERS, NGINX_STREAM_MODULE, startNginx, type Endpoint, type NginxHttpsBackend } from './helpers/nginx.js';
+} from '../helpers/layouts.js';
+import { formatEndpoint, NGINX_PEERS, NGINX_STREAM_MODULE, startNginx, type Endpoint, type NginxHttpsBackend } from '../helpers/nginx.js';
 
 // The last overload of t.test is `(cb)`, whose argument is the fully plugged-in Test type.
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];

@@ -4,9 +4,9 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { freePort, hasIPv6Loopback, REPO_ROOT, requirePeers, startDaemon, type Daemon } from './helpers/daemon.js';
-import { ACME_PEERS, runDehydrated, startAcmeStack, startUalpn, type AcmeStack, type DehydratedRun } from './helpers/pebble.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { freePort, hasIPv6Loopback, REPO_ROOT, requirePeers, startDaemon, type Daemon } from '../helpers/daemon.js';
+import { ACME_PEERS, runDehydrated, startAcmeStack, startUalpn, type AcmeStack, type DehydratedRun } from '../helpers/pebble.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
 

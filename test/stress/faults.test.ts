@@ -8,11 +8,11 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { MemoryChallengeStore } from '../src/store/memory-store.js';
-import { caVerdict, digestOf } from './helpers/ca-check.js';
-import { requirePeers, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { parseIdentifier } from '../../src/challenge/identifier.js';
+import { MemoryChallengeStore } from '../../src/store/memory-store.js';
+import { caVerdict, digestOf } from '../helpers/ca-check.js';
+import { requirePeers, startDaemon, waitUntil, type Daemon } from '../helpers/daemon.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const deployLine = (name: string, ttl = '') => `deploy ${name} ${digestOf(name).toString('hex')}${ttl}`;
 

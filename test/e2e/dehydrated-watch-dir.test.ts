@@ -5,9 +5,9 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { freePort, logField, requirePeers, startDaemon, waitUntil } from './helpers/daemon.js';
-import { ACME_PEERS, runDehydrated, startAcmeStack } from './helpers/pebble.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { freePort, logField, requirePeers, startDaemon, waitUntil } from '../helpers/daemon.js';
+import { ACME_PEERS, runDehydrated, startAcmeStack } from '../helpers/pebble.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');

@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import { IN_CI, requirePeers, waitUntil } from './daemon.js';
-import { HAPROXY_PEERS, startHaproxy } from './haproxy.js';
-import { httpsGet } from './https-client.js';
-import { formatEndpoint, NGINX_PEERS, NGINX_STREAM_MODULE, startNginx, type Endpoint, type NginxHttpsBackend } from './nginx.js';
+import { IN_CI, requirePeers, waitUntil } from '../helpers/daemon.js';
+import { HAPROXY_PEERS, startHaproxy } from '../helpers/haproxy.js';
+import { httpsGet } from '../helpers/https-client.js';
+import { formatEndpoint, NGINX_PEERS, NGINX_STREAM_MODULE, startNginx, type Endpoint, type NginxHttpsBackend } from '../helpers/nginx.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const ignore = (): void => undefined;

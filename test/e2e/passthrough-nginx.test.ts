@@ -9,9 +9,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { parseBackends } from '../src/net/backends.js';
-import { cleanEnv, freePort, logField, REPO_ROOT, requirePeers, run, waitUntil } from './helpers/daemon.js';
-import { httpsGet } from './helpers/https-client.js';
+import { parseBackends } from '../../src/net/backends.js';
+import { cleanEnv, freePort, logField, REPO_ROOT, requirePeers, run, waitUntil } from '../helpers/daemon.js';
+import { httpsGet } from '../helpers/https-client.js';
 import {
   attemptTls,
   dehydratedDigest,
@@ -23,9 +23,9 @@ import {
   startInProcessDaemon,
   substitute,
   validateAcme,
-} from './helpers/layouts.js';
-import { formatEndpoint, NGINX_PEERS, startNginx, type Endpoint, type NginxHttpAccessLogEntry, type NginxHttpsBackend } from './helpers/nginx.js';
-import { shortTempDir } from './helpers/tmp.js';
+} from '../helpers/layouts.js';
+import { formatEndpoint, NGINX_PEERS, startNginx, type Endpoint, type NginxHttpAccessLogEntry, type NginxHttpsBackend } from '../helpers/nginx.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const ignore = (): void => undefined;

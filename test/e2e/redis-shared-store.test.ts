@@ -9,11 +9,11 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { caVerdict, digestOf, validateAsCa } from './helpers/ca-check.js';
-import { CLI_PATH, cleanEnv, freePort, requirePeers, run, startDaemon, waitUntil, type Daemon } from './helpers/daemon.js';
-import type { Endpoint } from './helpers/nginx.js';
-import { documentedAcl, REDIS_PEERS, startRedis, type RedisServer } from './helpers/redis.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { caVerdict, digestOf, validateAsCa } from '../helpers/ca-check.js';
+import { CLI_PATH, cleanEnv, freePort, requirePeers, run, startDaemon, waitUntil, type Daemon } from '../helpers/daemon.js';
+import type { Endpoint } from '../helpers/nginx.js';
+import { documentedAcl, REDIS_PEERS, startRedis, type RedisServer } from '../helpers/redis.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const PASSWORD = 'cluster-test-pw';
 

@@ -12,18 +12,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
-import { parseAuthorization, DIGEST_LENGTH } from '../src/challenge/authorization.js';
-import { parseIdentifier } from '../src/challenge/identifier.js';
-import { checkChallengeCertificate } from '../src/diagnostics/verify.js';
-import { parseCommand } from '../src/control/protocol.js';
-import { Daemon } from '../src/daemon.js';
-import { AlpnResponderError } from '../src/errors.js';
-import { silentLogger } from '../src/log.js';
-import { formatProxyHeaderV1, formatProxyHeaderV2, parseProxyHeader, type ProxyAddress } from '../src/net/proxy-header.js';
-import type { ParseResult } from '../src/parse-result.js';
-import { clientHelloBytesWanted, parseClientHello, type ClientHello } from '../src/tls/client-hello.js';
-import { testDaemonOptions } from './helpers/daemon-options.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { parseAuthorization, DIGEST_LENGTH } from '../../src/challenge/authorization.js';
+import { parseIdentifier } from '../../src/challenge/identifier.js';
+import { checkChallengeCertificate } from '../../src/diagnostics/verify.js';
+import { parseCommand } from '../../src/control/protocol.js';
+import { Daemon } from '../../src/daemon.js';
+import { AlpnResponderError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import { formatProxyHeaderV1, formatProxyHeaderV2, parseProxyHeader, type ProxyAddress } from '../../src/net/proxy-header.js';
+import type { ParseResult } from '../../src/parse-result.js';
+import { clientHelloBytesWanted, parseClientHello, type ClientHello } from '../../src/tls/client-hello.js';
+import { testDaemonOptions } from '../helpers/daemon-options.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const TOTAL_RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 /** Share of the cases each property gets (sums to 1). */
@@ -35,7 +35,7 @@ function check<Ts extends unknown[]>(property: fc.IProperty<Ts>, numRuns: number
   fc.assert(property, { numRuns });
 }
 
-const FIXTURES = new URL('./fixtures/client-hello/', import.meta.url);
+const FIXTURES = new URL('../fixtures/client-hello/', import.meta.url);
 const hellos = readdirSync(FIXTURES)
   .filter((file) => file.endsWith('.bin'))
   .map((file) => new Uint8Array(readFileSync(new URL(file, FIXTURES))));

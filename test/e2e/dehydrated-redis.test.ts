@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { freePort, REPO_ROOT, requirePeers, startDaemon } from './helpers/daemon.js';
-import { ACME_PEERS, runDehydrated, startAcmeStack } from './helpers/pebble.js';
-import { REDIS_PEERS, startRedis } from './helpers/redis.js';
-import { shortTempDir } from './helpers/tmp.js';
+import { freePort, REPO_ROOT, requirePeers, startDaemon } from '../helpers/daemon.js';
+import { ACME_PEERS, runDehydrated, startAcmeStack } from '../helpers/pebble.js';
+import { REDIS_PEERS, startRedis } from '../helpers/redis.js';
+import { shortTempDir } from '../helpers/tmp.js';
 
 const HOOK = path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh');
 
