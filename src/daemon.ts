@@ -149,6 +149,8 @@ export class Daemon {
         activity: () => serving.activity(),
         watched: watching && (() => watching.list().map((pair) => pair.challenge)),
       });
+      // Everything restored at start is served by every process before anything is let through.
+      await following.settled();
       gate.open();
       log.log('info', 'ready', { version: VERSION, workers: options.workers, ms: (performance.now() - started).toFixed(1) });
       daemon = new Daemon({ front: serving, control, store: opened, cache: following, watchDir, lost }, log, options);

@@ -82,5 +82,5 @@ export function createFront(
       logLevel: options.logLevel,
     },
   });
-  return { front: new WorkerFront(pool), control: unopened.control && openPassedSockets([unopened.control]).control };
+  return { front: new WorkerFront(pool, gate), control: unopened.control && openPassedSockets([unopened.control]).control };
 }

@@ -59,6 +59,14 @@ export class CertificateCache {
     return slot.serving;
   }
 
+  /**
+   * Resolves once every challenge the store held so far is served (or has failed to be, which is logged): at start,
+   * so that nothing restored from `--state` or Redis is missing when the daemon says `ready`.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#slots.values()].map((slot) => slot.serving));
+  }
+
   /** Stops following the store; idempotent. */
   close(): void {
     this.#store.off('put', this.#onPut);

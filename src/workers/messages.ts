@@ -45,7 +45,15 @@ export interface WireActivity {
 
 /** Primary → worker. Messages with an `id` are answered with `ack` (or `activity`) carrying it. */
 export type ToWorker =
-  | { readonly t: 'init'; readonly settings: WorkerSettings; readonly challenges: readonly WireCertificate[] }
+  | {
+      readonly t: 'init';
+      readonly settings: WorkerSettings;
+      readonly challenges: readonly WireCertificate[];
+      /** False while the daemon starts: hold connections until `open` (the restored challenges are not all sent yet). */
+      readonly open: boolean;
+    }
+  /** Start-up is complete: serve the connections held since listening, and every one after. */
+  | { readonly t: 'open' }
   | { readonly t: 'put'; readonly id: number; readonly certificate: WireCertificate }
   | { readonly t: 'delete'; readonly sni: string }
   | { readonly t: 'configure'; readonly connection: WireConnectionSettings }

@@ -3,6 +3,7 @@ import type { Activity } from '../net/activity.js';
 import type { Front } from '../net/front.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { WireConnectionSettings } from '../net/tls-port-settings.js';
+import type { StartGate } from '../start-gate.js';
 import type { WorkerPool } from './worker-pool.js';
 
 /** A {@link Front} over a {@link WorkerPool}: certificates go to every worker, counters come from all of them. */
@@ -10,7 +11,16 @@ export class WorkerFront implements Front {
   /** The workers count their own connections. */
   readonly open = undefined;
 
-  constructor(private readonly pool: WorkerPool) {}
+  /** The workers hold the connections they accept until `gate` opens (start-up complete), then serve them. */
+  constructor(
+    private readonly pool: WorkerPool,
+    gate: StartGate,
+  ) {
+    void gate.through(
+      () => pool.open(),
+      () => undefined,
+    );
+  }
 
   get sink(): WorkerPool {
     return this.pool;

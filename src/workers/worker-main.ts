@@ -26,7 +26,7 @@ export async function runWorker(ignoreSignals: () => void): Promise<number> {
     else inbox.push(message);
   });
   process.send?.({ t: 'hello' } satisfies ToPrimary);
-  const { settings, challenges } = await init;
+  const { settings, challenges, open } = await init;
   const log = withFields(createStreamLogger(process.stderr, settings.logLevel), { worker: cluster.worker?.id });
   let leaving = false;
   process.prependOnceListener('disconnect', () => {
@@ -40,7 +40,7 @@ export async function runWorker(ignoreSignals: () => void): Promise<number> {
   };
   let worker: WorkerProcess;
   try {
-    worker = await WorkerProcess.start({ settings, challenges }, (message) => process.send?.(message), log);
+    worker = await WorkerProcess.start({ settings, challenges, open }, (message) => process.send?.(message), log);
   } catch {
     // The primary was told why (`failed`) and reports it.
     return leave(1);

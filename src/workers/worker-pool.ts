@@ -88,6 +88,8 @@ export class WorkerPool implements CertificateSink {
   readonly #members = new Set<Member>();
   /** What every worker serves: sent whole to a worker that starts. */
   readonly #certificates = new Map<string, WireCertificate>();
+  /** Set by {@link open}: workers started from then on serve at once. */
+  #open = false;
   readonly #requests = new Map<number, Request>();
   /** `list`/`status` requests in flight: a reply from a worker, or `undefined` when the worker is gone. */
   readonly #activity = new Map<number, (member: Member, activity: WireActivity | undefined) => void>();
@@ -160,6 +162,15 @@ export class WorkerPool implements CertificateSink {
     this.#broadcast({ t: 'delete', sni });
   }
 
+  /**
+   * Start-up is complete (every challenge restored at start is served by every worker): the workers serve the
+   * connections they held since listening, and a worker started later serves at once.
+   */
+  open(): void {
+    this.#open = true;
+    this.#broadcast({ t: 'open' });
+  }
+
   /** New settings for the TLS port (reload); workers apply them to connections accepted afterwards. */
   configure(connection: WireConnectionSettings): void {
     this.#settings = { ...this.#settings, connection };
@@ -230,7 +241,7 @@ export class WorkerPool implements CertificateSink {
           case 'hello':
             // What this worker must serve, as of now; every later change follows in order.
             member.greeted = true;
-            send(member, { t: 'init', settings: this.#settings, challenges: [...this.#certificates.values()] });
+            send(member, { t: 'init', settings: this.#settings, challenges: [...this.#certificates.values()], open: this.#open });
             return;
           case 'ready':
             clearTimeout(startTimer);

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { ContextTable } from '../net/context-table.js';
 import { dropPrivileges } from '../privilege/drop.js';
 import { TlsPort } from '../net/tls-port.js';
+import { StartGate } from '../start-gate.js';
 import { fromWire, isMessage, type ToPrimary, type ToWorker, type WireCertificate, type WorkerSettings } from './messages.js';
 
 /** Sends to the primary over Node's IPC channel. */
@@ -24,6 +25,7 @@ export class WorkerProcess {
   private constructor(
     private readonly port: TlsPort,
     private readonly contexts: ContextTable,
+    private readonly gate: StartGate,
     private readonly send: SendToPrimary,
   ) {}
 
@@ -32,15 +34,18 @@ export class WorkerProcess {
    * tells the primary `ready` — or `failed` with the reason, and throws.
    */
   static async start(
-    init: { readonly settings: WorkerSettings; readonly challenges: readonly WireCertificate[] },
+    init: { readonly settings: WorkerSettings; readonly challenges: readonly WireCertificate[]; readonly open: boolean },
     send: SendToPrimary,
     log: Logger,
   ): Promise<WorkerProcess> {
     const { settings } = init;
     const contexts = new ContextTable();
     let port: TlsPort | undefined;
+    // Until the primary has sent what it restored at start (`open`), connections wait: none gets a refusal for a
+    // challenge that is merely not here yet.
+    const gate = new StartGate();
     try {
-      port = new TlsPort({ contexts, settings: settings.connection, listen: settings.listen, log });
+      port = new TlsPort({ contexts, settings: settings.connection, listen: settings.listen, log, gate });
       for (const certificate of init.challenges) await contexts.put(fromWire(certificate), certificate);
       // Root is given up before listening: the primary opens (or already holds) the shared sockets, so this worker
       // needs no privilege to listen. Forked after the primary gave up root already (a replacement), there is
@@ -48,8 +53,10 @@ export class WorkerProcess {
       if (settings.runAs !== undefined && process.getuid?.() === 0) dropPrivileges(settings.runAs, log);
       await port.start();
       send({ t: 'ready', addresses: port.listeners.addresses });
-      return new WorkerProcess(port, contexts, send);
+      if (init.open) gate.open();
+      return new WorkerProcess(port, contexts, gate, send);
     } catch (error) {
+      gate.fail();
       await port?.close(0);
       const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';
       send({ t: 'failed', code, message: error instanceof Error ? error.message : String(error) });
@@ -70,6 +77,9 @@ export class WorkerProcess {
         return;
       case 'delete':
         this.contexts.delete(command.sni);
+        return;
+      case 'open':
+        this.gate.open();
         return;
       case 'configure':
         this.port.reconfigure(command.connection);

@@ -138,6 +138,19 @@ t.test('simulated: start sends each worker the settings and what was put before;
   t.ok(channel.workers.every((worker) => worker.got('close').length === 1 && !worker.killed), 'each told to close, none killed');
 });
 
+t.test('simulated: workers hold connections until the pool opens; one started after that serves at once', async (t) => {
+  const { pool, channel } = fakePool(2);
+  t.teardown(() => pool.close(0));
+  await pool.start();
+  for (const worker of channel.workers) t.equal(worker.got('init')[0]?.open, false, `worker ${worker.id} starts held`);
+  t.same(channel.workers.map((worker) => worker.got('open').length), [0, 0], 'not opened before the daemon says so');
+  pool.open();
+  t.same(channel.workers.map((worker) => worker.got('open').length), [1, 1], 'each told to open');
+  channel.workers[0]!.exit(1, null);
+  await until('a replacement got its init', () => channel.workers.length === 3 && channel.workers[2]!.got('init').length === 1);
+  t.equal(channel.workers[2]!.got('init')[0]?.open, true, 'the replacement serves at once');
+});
+
 t.test('simulated: a worker\'s error in its ack fails the put with its message', async (t) => {
   const { pool } = fakePool(2, (n) => (n === 1 ? { put: (_, put) => ({ t: 'ack', id: put.id, error: 'disk on fire' }) } : {}));
   t.teardown(() => pool.close(0));
@@ -299,6 +312,7 @@ t.test('a put is confirmed by every worker; a worker that dies is replaced and s
   const early = await challengeFor('early.example.test');
   await pool.put(early.challenge, early.certificate);
   await pool.start();
+  pool.open();
   t.equal(pool.size, 2);
   const [address] = pool.addresses;
   const to = { host: '127.0.0.1', port: address!.port };
@@ -340,6 +354,7 @@ t.test('changes made while a replacement starts reach it: nothing is lost, nothi
   const pool = new WorkerPool({ count: 2, exec: EXEC, settings: settings([{ host: '127.0.0.1', port: 0 }]), log, replyTimeoutMs: 5000 });
   t.teardown(() => pool.close(0));
   await pool.start();
+  pool.open();
   const to = { host: '127.0.0.1', port: pool.addresses[0]!.port };
   const names = Array.from({ length: 8 }, (_, i) => `r${i}.example.test`);
   const prepared = await Promise.all(names.map(challengeFor));
@@ -373,6 +388,7 @@ t.test('every worker lost and none can start again: deploys are refused and the 
   const pool = new WorkerPool({ count: 2, exec: EXEC, settings: settings([{ host: '127.0.0.1', port: 0 }]), log, onLost: (error) => (lost = error) });
   t.teardown(() => pool.close(0));
   await pool.start();
+  pool.open();
   const running = workerPids();
   for (const pid of running) process.kill(pid, 'SIGSTOP');
   pool.configure({ ...settings([]).connection, backends: ['not a backend'] });
