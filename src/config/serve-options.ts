@@ -394,7 +394,7 @@ export const SERVE_OPTIONS = {
     shownDefault: 'none (stays as started)',
     reload: false,
     help: 'started as root: open the ports and control socket, then become USER[:GROUP] (names or ids) before serving',
-    doc: 'started as root: open the ports and the control socket, then become `USER` (and `GROUP`, else the user\'s primary group) before serving anything — supplementary groups cleared, then setgid, then setuid. Names are looked up in `/etc/passwd` / `/etc/group`; give numbers (`990:990`) for accounts only NSS knows. The control socket (and its directory, if the daemon created it) is given to that user, with `--control-group` or else `GROUP` as its group. Not root: `ERR_USER_NEEDS_ROOT`. Under systemd use `User=` / `DynamicUser=` instead ([systemd.md](systemd.md)).',
+    doc: 'started as root: open the ports and the control socket, then become `USER` (and `GROUP`, else the user\'s primary group) before serving anything — supplementary groups cleared, then setgid, then setuid. Names are looked up in `/etc/passwd` / `/etc/group`; give numbers (`990:990`) for accounts only NSS knows. The control socket file is given to that user, with `--control-group` or else `GROUP` as its group; its directory stays root\'s (the socket is left at exit and replaced at the next start, see [security](security.md#the-control-socket)). Not root: `ERR_USER_NEEDS_ROOT`. Under systemd use `User=` / `DynamicUser=` instead ([systemd.md](systemd.md)).',
   }),
   'shutdown-timeout': row({
     key: 'shutdownTimeoutMs',
