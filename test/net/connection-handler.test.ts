@@ -355,3 +355,30 @@ t.test('a dead backend is logged at warn, once a second however many connections
   t.match(warnings, [{ level: 'warn', fields: { backend: `127.0.0.1:${deadPort}`, reason: 'backend-unreachable:ECONNREFUSED' } }], 'the first at once, the rest counted');
   await waitUntil('the suppressed count', () => h.lines.find((line) => line.event === 'backend-failed' && line.fields.suppressed === 2), 5000, 10);
 });
+
+t.test('stalled challenge handshakes from many sources, each at its cap, filling the table: a CA handshake still gets in', async (t) => {
+  const h = await harness(t, { limits: { maxConnections: 64, maxPerSource: 16 }, handshakeRate: { perSecond: 0.001, burst: 1000 }, handshakeTimeoutMs: 60_000 });
+  const lookup = (sni: string | undefined): ReadyChallenge | undefined => (sni === NAME || sni === 'node.example.com' ? h.ready : undefined);
+  h.handler.reconfigure({ ...h.options, lookup });
+  // The attacker: 5 loopback sources × 16 = 80 connections for 64 + 4 (overflow) slots, each sending a real
+  // acme-tls/1 hello for a deployed name, reading the server's flight, and never finishing.
+  // One at a time, each hello answered before the next connects, as a patient attacker does.
+  const fates: ('flight' | 'closed')[] = [];
+  for (let source = 1; source <= 5; source++) {
+    for (let i = 0; i < 16; i++) {
+      const client = net.connect({ port: h.port, host: '127.0.0.1', localAddress: `127.0.4.${source}` });
+      client.on('error', ignore);
+      t.teardown(() => client.destroy());
+      client.write(ACME_HELLO);
+      fates.push(await new Promise((resolve) => {
+        client.once('data', () => resolve('flight'));
+        client.once('close', () => resolve('closed'));
+      }));
+    }
+  }
+  t.equal(h.handler.active, 64 + 4, 'the table and its overflow (1/16) are full of stalled handshakes');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'the CA (127.0.0.1) gets its certificate');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'and again: each CA connection gets in');
+  const evicted = await waitUntil('an evicted handshake', () => h.outcomes().find((line) => line.outcome === 'failed'), 5000, 5);
+  t.match(evicted, { reason: 'evicted', remote: /^127\.0\.4\./ }, 'an attacker\'s stalled handshake made room, logged as evicted');
+});
