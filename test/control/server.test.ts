@@ -281,3 +281,24 @@ for (const { name, owner, dirMode } of [
   const after = lstatSync(victim);
   t.same({ uid: after.uid, gid: after.gid, mode: after.mode }, { uid: before.uid, gid: before.gid, mode: before.mode }, 'victim owner and mode unchanged');
 });
+
+t.test('a control directory others may write is logged at start', async (t) => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const dir = shortTempDir(t);
+  const events: string[] = [];
+  const log = { log: (_level: string, event: string, fields?: Record<string, unknown>) => void events.push(`${event} ${String(fields?.mode)}`) };
+  const open = path.join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const loose = await ControlServer.listen({ path: path.join(open, 'c.sock'), mode: 0o660, gid: undefined, handler: echo, log });
+  t.teardown(() => loose.close());
+  t.ok(events.includes('control-dir-unsafe 777'), 'world-writable, no sticky bit: warned');
+  events.length = 0;
+  const sticky = path.join(dir, 'sticky');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  const shared = await ControlServer.listen({ path: path.join(sticky, 'c.sock'), mode: 0o660, gid: undefined, handler: echo, log });
+  t.teardown(() => shared.close());
+  t.notOk(events.some((e) => e.startsWith('control-dir-unsafe')), 'sticky (like /tmp): others cannot replace the socket, no warning');
+  t.ok(events.some((e) => e.startsWith('control-listening')));
+});
