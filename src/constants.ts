@@ -54,13 +54,16 @@ export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 64;
 /**
  * Default challenge handshakes per second per source (`--handshake-rate`), refilling a bucket of
  * {@link DEFAULT_HANDSHAKE_BURST}. A CA connects a few times per challenge from each of its vantage points (each its
- * own address; pebble makes 3 connections from one), and even a 100-name certificate validated at once from one
- * address fits in the burst; a source replaying ClientHellos gets 20 key exchanges a second, about 2 % of a core.
+ * own address; pebble makes 3 connections from one), and a 64-name certificate validated at once from one address
+ * fits in the burst (more names take a few seconds more); a source replaying ClientHellos gets 20 key exchanges a second, about 2 % of a core.
  */
 export const DEFAULT_HANDSHAKE_RATE = 20;
 
-/** Default challenge handshakes one source may start at once (`--handshake-burst`), see {@link DEFAULT_HANDSHAKE_RATE}. */
-export const DEFAULT_HANDSHAKE_BURST = 200;
+/**
+ * Default challenge handshakes one source may start at once (`--handshake-burst`), see {@link DEFAULT_HANDSHAKE_RATE}:
+ * no more than {@link DEFAULT_MAX_CONNECTIONS_PER_SOURCE}, the most one source can hold open anyway.
+ */
+export const DEFAULT_HANDSHAKE_BURST = DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
 
 /** Default cap on concurrent control-socket connections (a hook opens one per call). */
 export const DEFAULT_MAX_CONTROL_CONNECTIONS = 64;

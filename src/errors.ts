@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   ERR_CERTIFICATE: 'Building the challenge certificate failed; check the log and report a bug.',
   ERR_CONTROL_IN_USE: 'Another daemon is running on this control socket: stop it or pass another --control path.',
   ERR_CONTROL_NOT_SOCKET: 'The --control path exists and is not a socket: remove it or choose another path.',
+  ERR_CONTROL_SOCKET_REPLACED: 'The control socket was replaced right after it was bound: make its directory writable by root only (not by the --user account or a group), then start again.',
   ERR_CONTROL_PATH_TOO_LONG: 'Unix socket paths are limited to 107 bytes: choose a shorter --control path.',
   ERR_CONTROL_UNREACHABLE: 'Start the daemon (`alpn-responder serve`) or point --control / ALPN_RESPONDER_CONTROL at its socket.',
   ERR_CONTROL_PROTOCOL: 'The control socket answered something unexpected: is it really alpn-responder?',

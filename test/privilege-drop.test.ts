@@ -52,14 +52,25 @@ t.test('--user nobody:nogroup: sockets opened as root, then served as nobody', i
   const socket = statSync(control);
   t.same({ uid: socket.uid, gid: socket.gid, mode: socket.mode & 0o777 }, { uid, gid, mode: 0o660 }, 'control socket owned by nobody:nogroup');
   const socketDir = statSync(path.dirname(control));
-  t.same({ uid: socketDir.uid, gid: socketDir.gid }, { uid, gid }, 'the directory the daemon created is nobody\'s too');
+  t.same({ uid: socketDir.uid, gid: socketDir.gid, mode: socketDir.mode & 0o777 }, { uid: 0, gid: 0, mode: 0o755 }, 'the directory the daemon created stays root\'s: nobody cannot swap the socket');
 
   const port = Number(logField(lines().find((l) => / event=listening /.test(l)) ?? '', 'port'));
   t.match((await controlRequest(control, `deploy ${NAME} ${digest.toString('hex')}`))[0], /^OK deployed /);
   t.same(await caVerdict({ host: '127.0.0.1', port }, NAME, digest), { ok: true }, 'deploy + handshake work as nobody');
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
-  t.notOk(existsSync(control), 'nobody could still remove its control socket');
+  t.ok(existsSync(control), 'nobody cannot remove its socket from root\'s directory: it stays behind');
+
+  // The next start, as root, replaces the stale socket.
+  const again = spawnManaged('alpn-responder', process.execPath, [CLI_PATH, 'serve', '--user', 'nobody:nogroup', '--listen', '127.0.0.1:0', '--control', control, '--workers', '1'], { env: cleanEnv(), cwd: dir });
+  t.teardown(() => again.stop());
+  await waitUntil('event=ready after restart', () => {
+    if (/ event=ready /.test(again.output())) return true;
+    if (again.exitState() !== undefined) throw new GiveUp(`daemon exited (${again.exitState()}):\n${again.output()}`);
+    return undefined;
+  });
+  t.match((await controlRequest(control, 'status'))[0], /^OK /, 'the restarted daemon answers on the replaced socket');
+  t.equal(await again.stop(), 0, 'SIGTERM: clean exit');
 });
 
 t.test('--user with --workers 2: each worker drops root, then listens on the sockets the primary (still root) opens; the primary drops once all are ready', isRoot ? requirePeers(t, ['getent', 'id'], true) : { skip: 'needs root (CI runs as root)' }, async (t) => {
@@ -93,7 +104,7 @@ t.test('--user with --workers 2: each worker drops root, then listens on the soc
   t.same(failures, [], `all ${handshakes} handshakes, served by both workers as nobody, pass the CA's checks`);
 
   t.equal(await proc.stop(), 0, 'SIGTERM: clean exit');
-  t.notOk(existsSync(control), 'nobody could still remove its control socket');
+  t.ok(existsSync(control), 'nobody cannot remove its socket from root\'s directory: it stays behind');
 });
 
 t.test('--user when not root is refused before anything is bound', isRoot ? requirePeers(t, ['id'], true) : { skip: 'needs root to start a process as nobody' }, async (t) => {

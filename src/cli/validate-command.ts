@@ -8,6 +8,7 @@ import { AlpnResponderError } from '../errors.js';
 import {
   DEFAULT_VALIDATE_PORT,
   DEFAULT_VALIDATE_TIMEOUT_MS,
+  MAX_ADDRESSES_PER_FAMILY,
   validate,
   type ValidationAttempt,
   type ValidationResult,
@@ -94,6 +95,7 @@ function formatValidation(result: ValidationResult, digestCompared: boolean): st
     lines.push(`✓ ${result.identifier}${sni}: the CA would accept the certificate served by ${hostPort(final)} (${details})`);
     if (!digestCompared) lines.push('  the key authorization was not compared: pass --expect to check it too');
     if (result.hint !== undefined) lines.push(`note: ${result.hint}`);
+    lines.push(...uncheckedLines(result));
     return `${lines.join('\n')}\n`;
   }
   lines.push(`✗ ${result.identifier}${sni}: the CA would reject this challenge`);
@@ -107,7 +109,16 @@ function formatValidation(result: ValidationResult, digestCompared: boolean): st
   }
   if (result.problem !== undefined) lines.push(`the CA would say: ${result.problem}`);
   if (result.hint !== undefined) lines.push(`likely cause: ${result.hint}`);
+  lines.push(...uncheckedLines(result));
   return `${lines.join('\n')}\n`;
+}
+
+/** Says how many addresses were not dialled (beyond the first MAX_ADDRESSES_PER_FAMILY of a family). */
+function uncheckedLines(result: ValidationResult): string[] {
+  const { unchecked } = result;
+  if (unchecked === undefined) return [];
+  const parts = [unchecked.v6 > 0 ? `${unchecked.v6} IPv6` : '', unchecked.v4 > 0 ? `${unchecked.v4} IPv4` : ''].filter((part) => part !== '');
+  return [`note: not checked: ${parts.join(' and ')} address(es) beyond the first ${MAX_ADDRESSES_PER_FAMILY} of each family`];
 }
 
 function hostPort(attempt: ValidationAttempt): string {

@@ -277,7 +277,7 @@ export const SERVE_OPTIONS = {
     default: String(DEFAULT_MAX_CONNECTIONS),
     reload: true,
     help: 'most TLS-port connections at once; at the cap the oldest still without a ClientHello are closed',
-    doc: 'most TLS-port connections open at once, for the whole daemon (with workers, each takes its share). At the cap the **oldest connections that have not yet sent a complete ClientHello** are closed to make room (so a flood of idle or slow clients cannot lock the CA out); if every connection is past its hello, the new one is let in anyway, up to 1/16 of the cap over it, and judged by its hello: a challenge handshake for a deployed name stays and closes the oldest passed-through connection (handshakes for deployed names come first); a connection for a backend is refused. Logged as `event=connection-limit limit=max-connections action=evicted\\|refused` at most once a second, with `suppressed=N`',
+    doc: 'most TLS-port connections open at once, for the whole daemon (with workers, each takes its share). At the cap the **oldest connections that have not yet sent a complete ClientHello** are closed to make room (so a flood of idle or slow clients cannot lock the CA out); if every connection is past its hello, the new one is let in anyway, up to 1/16 of the cap over it, and judged by its hello: a challenge handshake for a deployed name stays and closes the oldest passed-through connection (handshakes for deployed names come first); a connection for a backend is refused. When even that overflow is full of challenge handshakes, the oldest handshake of the source holding the most connections (an attacker stalling handshakes from many addresses) is closed for a newcomer from a source holding fewer (a CA perspective): [security.md](security.md#limits). Logged as `event=connection-limit limit=max-connections action=evicted\\|refused` at most once a second, with `suppressed=N`',
   }),
   'max-connections-per-source': row({
     key: 'maxConnectionsPerSource',
@@ -304,7 +304,7 @@ export const SERVE_OPTIONS = {
     default: String(DEFAULT_HANDSHAKE_BURST),
     reload: true,
     help: 'challenge handshakes one client IPv4 address or IPv6 /64 may start at once (token bucket size)',
-    doc: 'challenge handshakes one IPv4 address or IPv6 /64 may start at once: the size of the bucket `--handshake-rate` refills',
+    doc: 'challenge handshakes one IPv4 address or IPv6 /64 may start at once: the size of the bucket `--handshake-rate` refills. The default equals `--max-connections-per-source`',
   }),
   'max-control-connections': row({
     key: 'maxControlConnections',
@@ -394,7 +394,7 @@ export const SERVE_OPTIONS = {
     shownDefault: 'none (stays as started)',
     reload: false,
     help: 'started as root: open the ports and control socket, then become USER[:GROUP] (names or ids) before serving',
-    doc: 'started as root: open the ports and the control socket, then become `USER` (and `GROUP`, else the user\'s primary group) before serving anything — supplementary groups cleared, then setgid, then setuid. Names are looked up in `/etc/passwd` / `/etc/group`; give numbers (`990:990`) for accounts only NSS knows. The control socket (and its directory, if the daemon created it) is given to that user, with `--control-group` or else `GROUP` as its group. Not root: `ERR_USER_NEEDS_ROOT`. Under systemd use `User=` / `DynamicUser=` instead ([systemd.md](systemd.md)).',
+    doc: 'started as root: open the ports and the control socket, then become `USER` (and `GROUP`, else the user\'s primary group) before serving anything — supplementary groups cleared, then setgid, then setuid. Names are looked up in `/etc/passwd` / `/etc/group`; give numbers (`990:990`) for accounts only NSS knows. The control socket file is given to that user, with `--control-group` or else `GROUP` as its group; its directory stays root\'s (the socket is left at exit and replaced at the next start, see [security](security.md#the-control-socket)). Not root: `ERR_USER_NEEDS_ROOT`. Under systemd use `User=` / `DynamicUser=` instead ([systemd.md](systemd.md)).',
   }),
   'shutdown-timeout': row({
     key: 'shutdownTimeoutMs',

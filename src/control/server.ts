@@ -25,8 +25,8 @@ export interface ControlServerOptions {
   /** Group that may deploy (numeric gid), or undefined to keep the daemon's. */
   readonly gid: number | undefined;
   /**
-   * Owner of the socket file, and of its directory when created here; undefined keeps the daemon's. With `--user`
-   * the account it becomes, so that it can still remove them at exit.
+   * Owner of the socket file; undefined keeps the daemon's. With `--user` the account it becomes. Its directory is
+   * never handed over (see docs/security.md): a directory that account can write would let it swap the socket.
    */
   readonly uid?: number | undefined;
   readonly handler: LineHandler;
@@ -38,6 +38,11 @@ export interface ControlServerOptions {
   readonly commandsPerSecond?: number;
   /** Longest command line in bytes; a longer one is answered `ERR line-too-long` and the connection closed. */
   readonly maxLineBytes?: number;
+  /**
+   * Test seam: runs right after the socket is bound, before its owner is set; the window in which a writer of the
+   * socket's directory could swap the socket for a link. Tests plant the link here to make that race certain.
+   */
+  readonly afterBind?: () => Promise<void>;
 }
 
 /**
@@ -77,6 +82,36 @@ async function claimPath(socketPath: string): Promise<void> {
   await fs.unlink(socketPath);
 }
 
+/**
+ * Checks, without following links, that the path is the socket just bound with the owner, group and mode asked for;
+ * anything else means a writer of its directory replaced it between bind and here.
+ */
+async function verifySocket(options: ControlServerOptions): Promise<void> {
+  const stat = await fs.lstat(options.path).catch(() => undefined);
+  const owner = options.uid ?? process.geteuid?.();
+  const problem =
+    stat === undefined ? 'it is gone'
+    : !stat.isSocket() ? 'it is no longer a socket (a link or file was put in its place)'
+    : owner !== undefined && stat.uid !== owner ? `it is owned by uid ${stat.uid}, not ${owner}`
+    : options.gid !== undefined && stat.gid !== options.gid ? `its group is gid ${stat.gid}, not ${options.gid}`
+    : (stat.mode & 0o777) !== options.mode ? `its mode is ${(stat.mode & 0o777).toString(8)}, not ${options.mode.toString(8)} (a default ACL on the directory?)`
+    : undefined;
+  if (problem !== undefined) {
+    throw new AlpnResponderError('ERR_CONTROL_SOCKET_REPLACED', `${options.path} changed right after it was bound: ${problem}; make its directory writable by root only`);
+  }
+}
+
+// A directory others may write lets them replace the socket (or plant links) at any time; logged, not refused, so
+// existing layouts keep starting, and the socket itself is verified after bind.
+async function warnIfOthersMayReplace(dir: string, log: Logger): Promise<void> {
+  const stat = await fs.stat(dir);
+  const sticky = (stat.mode & 0o1000) !== 0;
+  const foreignOwner = stat.uid !== 0 && stat.uid !== process.geteuid?.();
+  if (foreignOwner || (!sticky && (stat.mode & 0o022) !== 0)) {
+    log.log('warn', 'control-dir-unsafe', { dir, uid: stat.uid, mode: (stat.mode & 0o7777).toString(8), reason: 'others may replace the control socket; make the directory root-owned and writable by root only' });
+  }
+}
+
 /** The Unix control socket: many clients, one command per line, replies in order. */
 export class ControlServer {
   /** The socket file clients connect to (for a socket systemd passed: the `--control` path they are told). */
@@ -108,14 +143,17 @@ export class ControlServer {
     if (Buffer.byteLength(options.path) > MAX_SOCKET_PATH) {
       throw new AlpnResponderError('ERR_CONTROL_PATH_TOO_LONG', `${options.path} is longer than ${MAX_SOCKET_PATH} bytes`);
     }
-    const createdDir = await fs.mkdir(path.dirname(options.path), { recursive: true, mode: 0o755 });
+    const dir = path.dirname(options.path);
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    await warnIfOthersMayReplace(dir, options.log);
     await claimPath(options.path);
     const server = net.createServer({ allowHalfOpen: true });
     const control = new ControlServer(options.path, server, true, options);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      // The socket is created with mode 0777 & ~umask; a tight umask keeps it private until chmod below.
-      const previous = process.umask(0o177);
+      // bind() creates the file with mode 0777 & ~umask: the umask gives it exactly --control-mode, so it is never
+      // chmodded by path (which would follow a link planted in its place).
+      const previous = process.umask(~options.mode & 0o777);
       try {
         server.listen(options.path, () => {
           server.off('error', reject);
@@ -127,9 +165,10 @@ export class ControlServer {
     });
     server.on('error', (error) => options.log.log('error', 'control-error', { error: error.message }));
     try {
-      if (createdDir !== undefined && options.uid !== undefined) await fs.chown(path.dirname(options.path), options.uid, options.gid ?? -1);
-      if (options.uid !== undefined || options.gid !== undefined) await fs.chown(options.path, options.uid ?? -1, options.gid ?? -1);
-      await fs.chmod(options.path, options.mode);
+      await options.afterBind?.();
+      // lchown: if the socket was swapped for a link since bind, the link is changed, never its target.
+      if (options.uid !== undefined || options.gid !== undefined) await fs.lchown(options.path, options.uid ?? -1, options.gid ?? -1);
+      await verifySocket(options);
     } catch (error) {
       await control.close();
       throw error;
@@ -156,6 +195,8 @@ export class ControlServer {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const socket of this.#sockets) socket.destroy();
       await closed;
+      // After --user the socket's directory (root's) may not let the daemon remove it: the next start, as root,
+      // replaces the stale socket.
       if (this.#ownsFile) await fs.unlink(this.path).catch(() => undefined);
     })();
     return this.#closing;

@@ -34,6 +34,43 @@ export const DEFAULT_VALIDATE_TIMEOUT_MS = 10_000;
 /** Longest timeout accepted: ten minutes is already far beyond what any CA waits. */
 const MAX_TIMEOUT_MS = 600_000;
 
+/**
+ * Addresses dialled per family, the first ones DNS returned: a name with 2,000 A records would otherwise open 2,000
+ * sockets at once. Round-robin sets are a handful; the ones left out are reported as not checked.
+ */
+export const MAX_ADDRESSES_PER_FAMILY = 16;
+
+/** Connection attempts in flight at once. */
+export const VALIDATE_CONCURRENCY = 4;
+
+/** The addresses to dial, per family, and how many of each were left out. */
+export interface AddressPlan {
+  readonly v6: readonly string[];
+  readonly v4: readonly string[];
+  readonly unchecked: { readonly v6: number; readonly v4: number };
+}
+
+/** The first {@link MAX_ADDRESSES_PER_FAMILY} addresses of each family (duplicates dialled once). */
+export function planAddresses(addresses: ResolvedAddresses, max = MAX_ADDRESSES_PER_FAMILY): AddressPlan {
+  const v6 = [...new Set(addresses.v6)];
+  const v4 = [...new Set(addresses.v4)];
+  return { v6: v6.slice(0, max), v4: v4.slice(0, max), unchecked: { v6: Math.max(0, v6.length - max), v4: Math.max(0, v4.length - max) } };
+}
+
+/** `work` over `items`, at most `limit` at once, results in the order of `items`. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
 /** What to validate and how. */
 export interface ValidateOptions {
   /** Identifier as the operator writes it: DNS name, IP, or reverse-DNS name. */
@@ -71,6 +108,8 @@ export interface ValidationResult {
   readonly identifier: string;
   readonly sni: string;
   readonly attempts: readonly ValidationAttempt[];
+  /** Addresses DNS returned beyond {@link MAX_ADDRESSES_PER_FAMILY} per family, not dialled; absent when none. */
+  readonly unchecked?: { readonly v6: number; readonly v4: number };
   /** The full text Let's Encrypt would return. */
   readonly problem?: string;
   /** Plain-language likely cause and fix (also on some successes, e.g. one that relied on the IPv4 fallback). */
@@ -119,11 +158,23 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
     }
   }
   const attempt = (address: string): Promise<Evaluated> => evaluate(address, port, identifier, digest, timeoutMs);
-  const v6 = await Promise.all(addresses.v6.map(attempt));
+  const plan = planAddresses(addresses);
+  const v6 = await mapLimited(plan.v6, VALIDATE_CONCURRENCY, attempt);
   // IPv4 is dialled when the CA would fall back to it, when there is no IPv6 address, or to tell whether a wrong
   // IPv6 answer is the whole problem (not what the CA does; it never gets there).
   const needV4 = v6.length === 0 || v6.some((a) => a.record.outcome !== 'accepted');
-  const v4 = needV4 ? await Promise.all(addresses.v4.map(attempt)) : [];
+  const v4 = needV4 ? await mapLimited(plan.v4, VALIDATE_CONCURRENCY, attempt) : [];
+  const unchecked = { v6: plan.unchecked.v6, v4: needV4 ? plan.unchecked.v4 : 0 };
+  return withUnchecked(judge(base, context, human, v6, v4), unchecked);
+}
+
+/** Notes the addresses left out, if any. */
+function withUnchecked(result: ValidationResult, unchecked: { v6: number; v4: number }): ValidationResult {
+  return unchecked.v6 + unchecked.v4 === 0 ? result : { ...result, unchecked };
+}
+
+/** The CA's verdict from the attempts over each family, in the order it dials them. */
+function judge(base: { identifier: string; sni: string }, context: HintContext, human: string, v6: Evaluated[], v4: Evaluated[]): ValidationResult {
   const attempts = [...v6, ...v4].map((a) => a.record);
   const firstGood = (list: readonly Evaluated[]): Evaluated | undefined => list.find((a) => a.record.outcome === 'accepted');
 

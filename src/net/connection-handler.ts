@@ -272,7 +272,8 @@ export class ConnectionHandler {
           done('served', { tls: outcome.protocol });
         } else {
           this.stats.rejected++;
-          done('failed', { reason: outcome.reason });
+          // Closed to make room for a source holding fewer connections (see ConnectionLimiter): said so.
+          done('failed', { reason: this.#dropped.get(socket) ?? outcome.reason });
         }
         return;
       }

@@ -34,8 +34,16 @@ function overflowOf(limits: ConnectionLimits): number {
  * an attacker nothing to hold, while a CA sends its hello at once; so a slowloris flood can fill the table but never
  * lock the CA out. When every slot is past its hello, a newcomer is still admitted, a little over the cap (see
  * {@link overflowOf}), and judged by its hello: a challenge handshake stays, closing the oldest passed-through
- * connection if there is one; a connection for a backend is refused while the table is over the cap. A challenge
- * handshake in progress is never dropped for a newcomer (it is bounded by `--handshake-timeout`).
+ * connection if there is one; a connection for a backend is refused while the table is over the cap.
+ *
+ * Challenge handshakes in progress are shared fairly between sources. An attacker holding a deployed name can stall
+ * handshakes (send a real `acme-tls/1` hello, never its Finished) from many addresses, each up to the per-source cap,
+ * until the table and its overflow are full; the CA's perspectives each hold a handful. So when a newcomer would be
+ * refused, or a challenge handshake is over the cap with no passed-through connection left to close, the oldest
+ * handshake of the source holding the most connections is closed instead, if that source holds more than the
+ * newcomer's would: an attacker's source holds many, so it is the one to give way, and a source never loses a
+ * handshake to one holding as many as itself. (Connections with no source yet, see {@link admit}, are not shared
+ * out this way.)
  *
  * Generic over the connection object so it stays free of sockets; release is idempotent, and evicted connections
  * are released here at once (their close events come later).
@@ -49,6 +57,8 @@ export class ConnectionLimiter<T> {
   readonly #waiting = new Set<T>();
   /** Connections passed to a backend: evicted, oldest first, for a challenge handshake over the cap. */
   readonly #passing = new Set<T>();
+  /** Challenge handshakes in progress per source, oldest first: evicted from the heaviest source for fairness. */
+  readonly #handshaking = new Map<string, Set<T>>();
 
   constructor(limits: ConnectionLimits) {
     this.#limits = limits;
@@ -77,23 +87,59 @@ export class ConnectionLimiter<T> {
       return ADMITTED;
     }
     const evicted = this.#oldest(this.#waiting, this.#sources.size - this.#limits.maxConnections + 1);
-    if (this.#sources.size - evicted.length >= this.#limits.maxConnections + overflowOf(this.#limits)) return FULL;
+    if (this.#sources.size - evicted.length >= this.#limits.maxConnections + overflowOf(this.#limits)) {
+      // Counting the newcomer, its source would hold one more.
+      const victim = this.#fairShareVictim((source === undefined ? 0 : (this.#perSource.get(source) ?? 0)) + 1);
+      if (victim === undefined) return FULL;
+      evicted.push(victim);
+      if (this.#sources.size - evicted.length >= this.#limits.maxConnections + overflowOf(this.#limits)) return FULL;
+    }
     for (const victim of evicted) this.release(victim);
     this.#enter(connection, source);
     return evicted.length === 0 ? ADMITTED : { ok: true, evicted };
   }
 
   /**
-   * The connection's hello was read and asks for a challenge handshake: it is no longer evicted as waiting, and never
-   * will be. Over the cap, the oldest passed-through connections are closed to get back under it: they are returned
-   * (released here; the caller closes them). A connection refused at its hello is not reported at all: it stays first
-   * in line for eviction until it is gone.
+   * The connection's hello was read and asks for a challenge handshake: it is no longer evicted as waiting, only as
+   * the heaviest source's oldest handshake (see the class comment). Over the cap, the oldest passed-through
+   * connections are closed to get back under it, then handshakes of sources holding more connections than this one's:
+   * they are returned (released here; the caller closes them). A connection refused at its hello is not reported at
+   * all: it stays first in line for eviction until it is gone.
    */
   challenge(connection: T): readonly T[] {
     if (!this.#waiting.delete(connection)) return NONE;
+    const source = this.#sources.get(connection);
+    if (source !== undefined) {
+      const own = this.#handshaking.get(source);
+      if (own === undefined) this.#handshaking.set(source, new Set([connection]));
+      else own.add(connection);
+    }
     const evicted = this.#oldest(this.#passing, this.#sources.size - this.#limits.maxConnections);
     for (const victim of evicted) this.release(victim);
+    while (this.#sources.size > this.#limits.maxConnections) {
+      const victim = this.#fairShareVictim(source === undefined ? 0 : (this.#perSource.get(source) ?? 0));
+      if (victim === undefined) break;
+      this.release(victim);
+      evicted.push(victim);
+    }
     return evicted;
+  }
+
+  /**
+   * The oldest handshake of the source holding the most connections, if it holds more than `held` (so that it keeps
+   * at least as many as the one it gives way to); scans the sources, which happens only with the table full.
+   */
+  #fairShareVictim(held: number): T | undefined {
+    let most = held;
+    let heaviest: ReadonlySet<T> | undefined;
+    for (const [source, handshakes] of this.#handshaking) {
+      const count = this.#perSource.get(source) ?? 0;
+      if (count > most) {
+        most = count;
+        heaviest = handshakes;
+      }
+    }
+    return heaviest === undefined ? undefined : this.#oldest(heaviest, 1)[0];
   }
 
   /**
@@ -149,7 +195,13 @@ export class ConnectionLimiter<T> {
   release(connection: T): void {
     this.#waiting.delete(connection);
     this.#passing.delete(connection);
-    if (this.#sources.has(connection)) this.#uncount(connection, this.#sources.get(connection));
+    if (!this.#sources.has(connection)) return;
+    const source = this.#sources.get(connection);
+    if (source !== undefined) {
+      const handshakes = this.#handshaking.get(source);
+      if (handshakes?.delete(connection) && handshakes.size === 0) this.#handshaking.delete(source);
+    }
+    this.#uncount(connection, source);
   }
 
   #count(connection: T, source: string | undefined): void {

@@ -69,7 +69,11 @@ export function serveChallenge(
     });
     secure.on('close', () => {
       handshakes.delete(secure);
-      settle({ ok: false, reason: 'closed-during-handshake' });
+      // The client closed before its Finished arrived. If the daemon's flight (the certificate with it) went out, the
+      // client may well have checked the certificate (a TLS 1.3 client has it before it sends its Finished) but never
+      // completed the handshake: say so, without counting it served, which the daemon cannot know. Go's crypto/tls
+      // (the CAs) sends its Finished before Handshake() returns, so a real CA is counted served.
+      settle({ ok: false, reason: socket.bytesWritten > 0 ? 'closed-before-client-finished' : 'closed-during-handshake' });
     });
   });
 }

@@ -29,3 +29,15 @@ t.test('serve refuses a bad config before binding anything', async (t) => {
   t.match(stderr, /ERR_BAD_CONFIG: .*unknown option "idle-timeuot"/);
   t.notMatch(stderr, /event=listening/);
 });
+
+t.test('a deeply nested value in the config file gets a clean usage error, not a stack overflow', async (t) => {
+  const dir = shortTempDir(t);
+  const file = path.join(dir, 'deep.json');
+  // 400,000 levels (800 KB): JSON.parse takes it; quoting it in the error message must not recurse that deep.
+  writeFileSync(file, `{"ttl": ${'['.repeat(400_000)}${']'.repeat(400_000)}}`);
+  let stderr = '';
+  const io = { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) } };
+  t.equal(await main(['serve', '--config', file, '--control', path.join(dir, 'c.sock')], io, {}), 2, 'a usage error');
+  t.match(stderr, /ERR_BAD_OPTION --ttl \[{60}… \(from .*deep\.json\)/, 'the value is quoted, cut short');
+  t.notMatch(stderr, /RangeError|event=listening/);
+});

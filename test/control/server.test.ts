@@ -272,3 +272,64 @@ t.test('a client that reads its replies gets thousands of lines answered, in ord
   const text = await raw(server.path, lines.map((line) => `${line}\n`).join(''));
   t.same(text.trimEnd().split('\n'), lines.map((line) => `OK ${line}`));
 });
+
+for (const { name, owner, dirMode } of [
+  { name: 'a --user account (owning the directory)', owner: true, dirMode: 0o755 },
+  { name: '--control-group alone, a member of that group (group-writable directory)', owner: false, dirMode: 0o775 },
+]) t.test(`${name} swapping the socket for a link between bind and chown gets nothing chowned or chmodded`, { skip: process.getuid?.() !== 0 ? 'needs root (CI runs as root) to race as another account' : false }, async (t) => {
+  const { execFileSync, spawn } = await import('node:child_process');
+  const { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync } = await import('node:fs');
+  const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).split(':')[2]);
+  const dir = shortTempDir(t);
+  // nobody must reach the control directory through it.
+  chmodSync(dir, 0o755);
+  const victim = path.join(dir, 'victim');
+  writeFileSync(victim, 'root:secret\n', { mode: 0o600 });
+  const before = { ...lstatSync(victim) };
+  // The directory an earlier start handed to the --user account (or a group-writable one): that account may
+  // replace entries in it.
+  const runDir = path.join(dir, 'run');
+  mkdirSync(runDir);
+  chownSync(runDir, owner ? uid : 0, gid);
+  chmodSync(runDir, dirMode);
+  const socketPath = path.join(runDir, 'c.sock');
+  // The attacker, as nobody: replaces the freshly bound socket with a link to the victim.
+  const swap = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', `const fs = require('node:fs'); fs.unlinkSync(process.argv[1]); fs.symlinkSync(process.argv[2], process.argv[1]);`, socketPath, victim], { uid, gid, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`swap as nobody failed (${code}): ${stderr}`))));
+    });
+  await t.rejects(
+    ControlServer.listen({ path: socketPath, mode: 0o660, gid, uid: owner ? uid : undefined, handler: echo, log: silentLogger, afterBind: swap }),
+    { code: 'ERR_CONTROL_SOCKET_REPLACED' },
+    'start-up refuses a control path that is no longer its socket',
+  );
+  t.equal(readFileSync(victim, 'utf8'), 'root:secret\n', 'victim content unchanged');
+  const after = lstatSync(victim);
+  t.same({ uid: after.uid, gid: after.gid, mode: after.mode }, { uid: before.uid, gid: before.gid, mode: before.mode }, 'victim owner and mode unchanged');
+});
+
+t.test('a control directory others may write is logged at start', async (t) => {
+  const { chmodSync, mkdirSync } = await import('node:fs');
+  const dir = shortTempDir(t);
+  const events: string[] = [];
+  const log = { log: (_level: string, event: string, fields?: Record<string, unknown>) => void events.push(`${event} ${String(fields?.mode)}`) };
+  const open = path.join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const loose = await ControlServer.listen({ path: path.join(open, 'c.sock'), mode: 0o660, gid: undefined, handler: echo, log });
+  t.teardown(() => loose.close());
+  t.ok(events.includes('control-dir-unsafe 777'), 'world-writable, no sticky bit: warned');
+  events.length = 0;
+  const sticky = path.join(dir, 'sticky');
+  mkdirSync(sticky);
+  chmodSync(sticky, 0o1777);
+  const shared = await ControlServer.listen({ path: path.join(sticky, 'c.sock'), mode: 0o660, gid: undefined, handler: echo, log });
+  t.teardown(() => shared.close());
+  t.notOk(events.some((e) => e.startsWith('control-dir-unsafe')), 'sticky (like /tmp): others cannot replace the socket, no warning');
+  t.ok(events.some((e) => e.startsWith('control-listening')));
+});

@@ -1,12 +1,13 @@
 import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { sendCommands } from '../../src/control/client.js';
 import { Daemon } from '../../src/daemon.js';
 import { connectionProblemDetail, goAlertError, resolutionProblem } from '../../src/diagnostics/ca-texts.js';
-import { validate, type ValidateOptions } from '../../src/diagnostics/validate.js';
+import { MAX_ADDRESSES_PER_FAMILY, VALIDATE_CONCURRENCY, planAddresses, validate, type ValidateOptions } from '../../src/diagnostics/validate.js';
 import { AlpnResponderError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { ListenAddress } from '../../src/net/listen-address.js';
@@ -443,4 +444,45 @@ t.test("Boulder's texts for DNS and TLS failures", async (t) => {
     '2001:db8::1: Timeout during connect (likely firewall problem)',
   );
   t.equal(connectionProblemDetail({ phase: 'connect', reason: 'network-unreachable', message: '' }, '2001:db8::1'), '2001:db8::1: Network unreachable');
+});
+
+t.test('a DNS answer with 2,000 A records: the first 16 are dialled, 4 at a time; the rest reported as not checked', async (t) => {
+  const many = Array.from({ length: 2000 }, (_, i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+  const plan = planAddresses({ v6: ['::1', '::1', '::2'], v4: many });
+  t.same(plan.v6, ['::1', '::2'], 'duplicates dialled once');
+  t.same(plan.v4, many.slice(0, MAX_ADDRESSES_PER_FAMILY));
+  t.same(plan.unchecked, { v6: 0, v4: 2000 - MAX_ADDRESSES_PER_FAMILY });
+
+  // A real run: every address is a loopback one, at a port where this test holds each connection silent until the
+  // client gives up (its time limit). The client's sockets are watched through the diagnostics channel every
+  // net.connect() socket is announced on.
+  const seen = new Set<string>();
+  const counter = net.createServer((socket) => {
+    seen.add(socket.localAddress ?? '?');
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => counter.listen(0, '0.0.0.0', resolve));
+  t.teardown(() => counter.close());
+  const port = (counter.address() as net.AddressInfo).port;
+  const connected: net.Socket[] = [];
+  let most = 0;
+  const onSocket = (message: unknown): void => {
+    const { socket } = message as { socket: net.Socket };
+    socket.once('connect', () => {
+      if (socket.remotePort !== port) return;
+      connected.push(socket);
+      // In flight: connected and not yet destroyed by the probe (its 'close' may come a little later).
+      most = Math.max(most, connected.filter((s) => !s.destroyed).length);
+    });
+  };
+  diagnosticsChannel.subscribe('net.client.socket', onSocket);
+  t.teardown(() => diagnosticsChannel.unsubscribe('net.client.socket', onSocket));
+  const result = await validate({ name: NAME, port, timeoutMs: 300, resolve: async () => ({ v6: [], v4: many }) });
+  t.equal(result.ok, false);
+  t.equal(result.attempts.length, MAX_ADDRESSES_PER_FAMILY, 'only the first 16 addresses are dialled');
+  t.same(result.attempts.map((a) => a.address), many.slice(0, MAX_ADDRESSES_PER_FAMILY));
+  t.equal(seen.size, MAX_ADDRESSES_PER_FAMILY, 'the server saw 16 distinct addresses, not 2,000');
+  t.same(result.unchecked, { v6: 0, v4: 2000 - MAX_ADDRESSES_PER_FAMILY });
+  t.ok(most <= VALIDATE_CONCURRENCY, `at most ${VALIDATE_CONCURRENCY} connections at once (${most})`);
 });

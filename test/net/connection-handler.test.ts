@@ -372,3 +372,69 @@ t.test('a dead backend is logged at warn, once a second however many connections
   t.match(warnings, [{ level: 'warn', fields: { backend: `127.0.0.1:${deadPort}`, reason: 'backend-unreachable:ECONNREFUSED' } }], 'the first at once, the rest counted');
   await waitUntil('the suppressed count', () => h.lines.find((line) => line.event === 'backend-failed' && line.fields.suppressed === 2), 5000, 10);
 });
+
+t.test('stalled challenge handshakes from many sources, each at its cap, filling the table: a CA handshake still gets in', async (t) => {
+  const h = await harness(t, { limits: { maxConnections: 64, maxPerSource: 16 }, handshakeRate: { perSecond: 0.001, burst: 1000 }, handshakeTimeoutMs: 60_000 });
+  const lookup = (sni: string | undefined): ReadyChallenge | undefined => (sni === NAME || sni === 'node.example.com' ? h.ready : undefined);
+  h.handler.reconfigure({ ...h.options, lookup });
+  // The attacker: 5 loopback sources × 16 = 80 connections for 64 + 4 (overflow) slots, each sending a real
+  // acme-tls/1 hello for a deployed name, reading the server's flight, and never finishing.
+  // One at a time, each hello answered before the next connects, as a patient attacker does.
+  const fates: ('flight' | 'closed')[] = [];
+  for (let source = 1; source <= 5; source++) {
+    for (let i = 0; i < 16; i++) {
+      const client = net.connect({ port: h.port, host: '127.0.0.1', localAddress: `127.0.4.${source}` });
+      client.on('error', ignore);
+      t.teardown(() => client.destroy());
+      client.write(ACME_HELLO);
+      fates.push(await new Promise((resolve) => {
+        client.once('data', () => resolve('flight'));
+        client.once('close', () => resolve('closed'));
+      }));
+    }
+  }
+  t.equal(h.handler.active, 64 + 4, 'the table and its overflow (1/16) are full of stalled handshakes');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'the CA (127.0.0.1) gets its certificate');
+  t.equal(await handshake(h.port), 'acme-tls/1 TLSv1.3', 'and again: each CA connection gets in');
+  const evicted = await waitUntil('an evicted handshake', () => h.outcomes().find((line) => line.outcome === 'failed'), 5000, 5);
+  t.match(evicted, { reason: 'evicted', remote: /^127\.0\.4\./ }, 'an attacker\'s stalled handshake made room, logged as evicted');
+});
+
+t.test('a client that closes right after its handshake: served once its Finished is out; a TLS 1.3 client that drops its own Finished is told apart', async (t) => {
+  const cases = [
+    // TLS 1.2: the server's Finished comes after the client's, so secureConnect means both went out.
+    { version: 'TLSv1.2', close: 'destroy', served: true },
+    { version: 'TLSv1.2', close: 'end', served: true },
+    // TLS 1.3: secureConnect fires before the client's Finished is written; destroy() there drops it (the client
+    // has the certificate, the server never sees the handshake complete). end() flushes it first.
+    { version: 'TLSv1.3', close: 'destroy', served: false },
+    { version: 'TLSv1.3', close: 'end', served: true },
+    // As Go's crypto/tls (Boulder, pebble) does: Handshake() returns once its Finished is written, then Close().
+    { version: 'TLSv1.3', close: 'destroy-after-finished', served: true },
+  ] as const;
+  for (const { version, close, served } of cases) {
+    const h = await harness(t);
+    const got = await new Promise<string>((resolve) => {
+      const client = tls.connect({ port: h.port, host: '127.0.0.1', servername: NAME, ALPNProtocols: ['acme-tls/1'], rejectUnauthorized: false, minVersion: version, maxVersion: version });
+      client.on('error', ignore);
+      client.once('secureConnect', () => {
+        const seen = `${client.alpnProtocol} ${client.getProtocol()} ${client.getPeerCertificate().subjectaltname}`;
+        if (close === 'end') client.end();
+        else if (close === 'destroy') client.destroy();
+        else setImmediate(() => client.destroy());
+        resolve(seen);
+      });
+      client.once('close', () => resolve('closed before secureConnect'));
+    });
+    t.equal(got, `acme-tls/1 ${version} DNS:${NAME}`, `${version} ${close}: the client got the challenge certificate`);
+    const outcome = await h.outcome();
+    if (served) {
+      t.match(outcome, { outcome: 'served', tls: version }, `${version} ${close}: logged as served`);
+      t.same(h.handler.stats, { served: 1, passed: 0, rejected: 0 }, `${version} ${close}: counted as served`);
+    } else {
+      t.match(outcome, { outcome: 'failed', reason: 'closed-before-client-finished' }, `${version} ${close}: the certificate went out, the client's Finished never came`);
+      t.same(h.handler.stats, { served: 0, passed: 0, rejected: 1 }, `${version} ${close}: not counted as served`);
+    }
+    t.equal(h.ready.served, served ? 1 : 0, `${version} ${close}: counted for the name accordingly`);
+  }
+});
