@@ -8,6 +8,7 @@ import os, { type NetworkInterfaceInfo } from 'node:os';
 import { DEFAULT_LISTEN } from '../constants.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
 import { checkBackends } from './backend-check.js';
+import { CA_PORT, judgeCaPort } from './ca-port.js';
 import type { Check } from './checklist.js';
 import { probeControl } from './control-probe.js';
 import { examineDehydratedConfig } from './dehydrated-config-files.js';
@@ -40,6 +41,8 @@ export interface DoctorOptions {
   readonly state?: string;
   /** The daemon's --user; undefined: it serves as the user running the doctor. */
   readonly user?: string;
+  /** The port the CA connects to; default {@link CA_PORT} (443). Tests point it at an ephemeral port. */
+  readonly caPort?: number;
   /** This host's interfaces; default `os.networkInterfaces()` (tests pass a host without IPv6). */
   readonly interfaces?: NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
@@ -55,18 +58,27 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   const config = options.quick ? undefined : await examineDehydratedConfig(options.dehydratedConfig);
   const controlPath = (options.controlPathIsDefault ? config?.controlPath : undefined) ?? options.controlPath;
   const control = await probeControl(controlPath, timeoutMs);
-  const targets = listenTargets(options.listen, control.status?.listeners, parseListenAddress(DEFAULT_LISTEN));
+  const given = listenTargets(options.listen, control.status?.listeners, parseListenAddress(DEFAULT_LISTEN));
   const daemon = control.status === undefined ? undefined : { listeners: control.status.listeners };
+  const caPort = options.caPort ?? CA_PORT;
 
   const [table, loopback] = await Promise.all([
     readSocketTable(timeoutMs),
-    options.quick ? Promise.resolve([]) : probeLoopback(targets, timeoutMs),
+    options.quick ? Promise.resolve([]) : probeLoopback(given, timeoutMs),
   ]);
+  // When the daemon is not on the CA's port, whatever is there must pass acme-tls/1 on to it: the self-test goes
+  // through it too (one target: the plan covers every socket on a target's port).
+  const targets =
+    options.quick || daemon === undefined || targetPorts(given).includes(caPort)
+      ? given
+      : [...given, ...table.sockets.filter((s) => s.port === caPort).slice(0, 1).map((s) => ({ address: { host: s.address, port: caPort }, daemon: false }))];
   const plan = planSelfTest(targets, table.sockets, localAddresses(options.interfaces ?? os.networkInterfaces()));
   const selfTest = options.quick || control.status === undefined ? undefined : await runSelfTest(controlPath, plan, table.sockets, timeoutMs);
-  const ports = targetPorts(targets).flatMap((port) =>
-    judgePort({ port, ...table, daemon, ...(selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) }) }),
-  );
+  const verdicts = selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) };
+  const ports = [
+    ...targetPorts(targets).flatMap((port) => judgePort({ port, ...table, daemon, ...verdicts })),
+    ...judgeCaPort({ caPort, ...table, daemon, ...verdicts }),
+  ];
   const state = options.state === undefined ? [] : [await checkStateDirectory(options.state, options.user)];
   if (options.quick) return [control.check, ...ports, ...state];
   const backends = await checkBackends({
