@@ -4,7 +4,9 @@
  * control socket; the daemon's status names its listeners; the self-test tells whether a front proxy on a port
  * passes challenges on) and returns them in reading order.
  */
+import { realpath } from 'node:fs/promises';
 import os, { type NetworkInterfaceInfo } from 'node:os';
+import path from 'node:path';
 import { DEFAULT_LISTEN } from '../constants.js';
 import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
 import { checkBackends } from './backend-check.js';
@@ -52,6 +54,34 @@ const QUICK_TIMEOUT_MS = 2_000;
 /** Bound of each network step otherwise (one control command, one connection, one validation). */
 const TIMEOUT_MS = 5_000;
 
+/**
+ * The control socket the dehydrated config exports to the hook, when it is not the one checked: the hook deploys
+ * there, so a socket that does not answer fails every validation however healthy the checked daemon is.
+ */
+async function hookControlChecks(hookPath: string, checkedPath: string, timeoutMs: number): Promise<Check[]> {
+  const canonical = (p: string): Promise<string> => realpath(p).catch(() => path.resolve(p));
+  if ((await canonical(hookPath)) === (await canonical(checkedPath))) return [];
+  const probe = await probeControl(hookPath, timeoutMs);
+  if (probe.status === undefined) {
+    return [
+      {
+        id: 'dehydrated',
+        status: 'fail',
+        title: `dehydrated: the hook's deploy would fail: ALPN_RESPONDER_CONTROL names the ${probe.check.title}`,
+        remedy: `Export the daemon's socket to the hook (export ALPN_RESPONDER_CONTROL=${checkedPath} in the dehydrated config), or start the daemon with --control ${hookPath}.`,
+      },
+    ];
+  }
+  return [
+    {
+      id: 'dehydrated',
+      status: 'warn',
+      title: `dehydrated: the hook deploys through ${hookPath} (ALPN_RESPONDER_CONTROL), another daemon than the one checked at ${checkedPath}`,
+      remedy: `Check that daemon too: --control ${hookPath}; or export ALPN_RESPONDER_CONTROL=${checkedPath} in the dehydrated config.`,
+    },
+  ];
+}
+
 /** Runs the checks; never throws for what it finds, only for bugs. */
 export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   const timeoutMs = options.quick ? QUICK_TIMEOUT_MS : TIMEOUT_MS;
@@ -88,5 +118,6 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   });
   const skippedSelfTest: Check[] =
     selfTest === undefined ? [{ id: 'self-test', status: 'info', title: 'self-test skipped: it needs the control socket' }] : [];
-  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...backends, ...(config?.checks ?? [])];
+  const hookControl = config?.controlPath === undefined ? [] : await hookControlChecks(config.controlPath, controlPath, timeoutMs);
+  return [control.check, ...ports, ...state, ...loopback, ...(selfTest?.checks ?? skippedSelfTest), ...backends, ...(config?.checks ?? []), ...hookControl];
 }

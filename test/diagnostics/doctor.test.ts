@@ -75,6 +75,32 @@ t.test('the control socket the dehydrated config exports is the one checked', as
   t.match(lines(explicit, 'control')[0], { status: 'fail', title: /given\.sock: no such socket/ }, 'an explicit --control wins');
 });
 
+t.test('the hook uses another control socket than the one checked: ✗ when it does not answer, ! when it does', async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const confD = path.join(dir, 'conf.d');
+  await mkdir(confD);
+  const other = path.join(dir, 'other.sock');
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${other}\n`);
+  const config = await goodConfig(dir, `CONFIG_D=${confD}\n`);
+  const checks = await doctor({ controlPath, dehydratedConfig: config });
+  t.match(lines(checks, 'control'), [{ status: 'pass' }], 'the checked daemon is fine');
+  t.match(
+    checks.find((c) => c.title.includes('deploy would fail')),
+    { id: 'dehydrated', status: 'fail', title: `dehydrated: the hook's deploy would fail: ALPN_RESPONDER_CONTROL names the control socket ${other}: no such socket: the daemon is not running`, remedy: new RegExp(`export ALPN_RESPONDER_CONTROL=${controlPath}`) },
+    show(checks),
+  );
+
+  const second = await startDaemon(t);
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${second.controlPath}\n`);
+  const two = await doctor({ controlPath, dehydratedConfig: config });
+  t.match(two.find((c) => c.title.includes('the hook deploys through')), { status: 'warn', title: new RegExp(`another daemon than the one checked at ${controlPath}`) }, show(two));
+  t.notOk(two.some((c) => c.title.includes('deploy would fail')));
+
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${controlPath}\n`);
+  const same = await doctor({ controlPath, dehydratedConfig: config });
+  t.notOk(same.some((c) => /deploy would fail|the hook deploys through/.test(c.title)), 'the same socket: nothing to add');
+});
+
 t.test('nginx holding a port: the line names its pid and process, and the run fails', requirePeers(t, ['nginx']), async (t) => {
   const { dir, controlPath } = await startDaemon(t);
   const nginx = await startNginx(t, { mode: 'snippet', http: (port) => `server { listen 127.0.0.1:${port}; return 204; }` });
