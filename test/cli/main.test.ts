@@ -58,7 +58,7 @@ t.test('usage errors and unreachable daemons', async (t) => {
   t.match(c.out.stderr, /ERR_CONTROL_UNREACHABLE/);
   c = capture();
   t.equal(await main(['serve', '--listen', 'nonsense', '--control', '/nonexistent/x.sock'], c.io), 2);
-  t.equal(c.out.stderr, 'alpn-responder: ERR_BAD_OPTION --listen "nonsense": HOST:PORT, IPv6 in brackets, such as 0.0.0.0:443 or [::]:443 ("nonsense" is not HOST:PORT; write IPv6 in brackets, e.g. [::]:443, 0.0.0.0:443, [::1]:8443)\n', 'one line');
+  t.equal(c.out.stderr, 'alpn-responder: ERR_BAD_OPTION --listen "nonsense": IP:PORT, IPv6 in brackets, such as 0.0.0.0:443 or [::]:443 ("nonsense" is not HOST:PORT; write IPv6 in brackets, e.g. [::]:443, 0.0.0.0:443, [::1]:8443)\n', 'one line');
 });
 
 t.test('the built binary, with its defaults (a worker per CPU), serves until SIGTERM and exits 0', async (t) => {
