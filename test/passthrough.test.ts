@@ -224,7 +224,7 @@ t.test('docs/layouts.md (a): the daemon alone refuses h2; the documented dehydra
   const config = path.join(shortTempDir(t), 'alpn-responder.sh');
   await writeFile(
     config,
-    substitute(await readSnippet('dehydrated-config'), { '/opt/alpn-responder/hooks/dehydrated-hook.sh': path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh') }),
+    substitute(await readSnippet('dehydrated-config'), { '/usr/share/alpn-responder/dehydrated-hook.sh': path.join(REPO_ROOT, 'hooks', 'dehydrated-hook.sh') }),
   );
   const hook = await run(
     'bash',
