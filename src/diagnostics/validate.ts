@@ -21,7 +21,7 @@ import { ACME_TLS_ALPN } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, noFallbackProblem, resolutionProblem } from './ca-texts.js';
 import { attemptHint, fellBackHint, ipv6TrapHint, noFallbackHint, resolutionHint, type AttemptFacts, type HintContext } from './hints.js';
-import { resolveAddresses, resolverServer, type ResolvedAddresses } from './resolve-addresses.js';
+import { NameNotResolvedError, resolveAddresses, resolverServer, type ResolvedAddresses } from './resolve-addresses.js';
 import { summarizeCertificate, type CertificateSummary } from './served-certificate.js';
 import { probe } from './tls-probe.js';
 
@@ -115,7 +115,8 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
       addresses = await resolve(identifier.name);
     } catch (error) {
       if (!hasCode(error, 'ERR_NAME_NOT_RESOLVED')) throw error;
-      return { ok: false, ...base, attempts: [], problem: error.message, hint: resolutionHint(human) };
+      const failures = error instanceof NameNotResolvedError ? error : undefined;
+      return { ok: false, ...base, attempts: [], problem: error.message, hint: resolutionHint(human, options.resolver, failures) };
     }
   }
   const attempt = (address: string): Promise<Evaluated> => evaluate(address, port, identifier, digest, timeoutMs);
@@ -141,7 +142,7 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
   }
   if (v6.length > 0 && fell6 === undefined) return finish(base, attempts, firstGood(v6) as Evaluated, context);
   if (v4.length === 0) {
-    return { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human) };
+    return { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human, options.resolver) };
   }
   const bad4 = v4.find((a) => a.record.outcome !== 'accepted');
   const result = finish(base, attempts, bad4 ?? (v4[0] as Evaluated), context);
