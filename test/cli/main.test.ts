@@ -109,3 +109,21 @@ t.test('--help and --version from the built binary', async (t) => {
   t.same(help.code, 0);
   for (const command of ['serve', 'deploy', 'clean', 'list', 'status']) t.match(help.text, new RegExp(`alpn-responder ${command}`));
 });
+
+const asRoot = process.getuid?.() === 0 ? {} : { skip: 'needs root to run the CLI as another user' };
+t.test('status denied by the socket\'s mode: a permission problem, not "start the daemon"', asRoot, async (t) => {
+  const dir = shortTempDir(t);
+  const { chmod } = await import('node:fs/promises');
+  await chmod(dir, 0o755);
+  const control = path.join(dir, 'c.sock');
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen: [{ host: '127.0.0.1', port: 0 }], controlPath: control, controlMode: 0o660, controlGid: 0 }), silentLogger);
+  t.teardown(() => daemon.close());
+  const child = spawn('runuser', ['-u', 'nobody', '--', process.execPath, path.join(root, 'dist', 'cli.js'), 'status', '--control', control], { cwd: '/' });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number];
+  t.equal(code, 3, stderr);
+  t.match(stderr, new RegExp(`ERR_CONTROL_UNREACHABLE: permission denied on ${control.replace(/[.]/g, '\\.')} for nobody \\(uid \\d+, groups [\\d,]+\\); the socket belongs to uid 0, gid 0, mode 0660\\n`));
+  t.match(stderr, /^ {2}A permission problem, not a stopped daemon: .*usermod -aG GROUP nobody/m);
+  t.notMatch(stderr, /Start the daemon/);
+});
