@@ -78,7 +78,9 @@ function shown(raw: unknown): string {
 function checkKeys(file: NonNullable<OptionSources['file']>): void {
   for (const key of Object.keys(file.values)) {
     if (key === 'config' || !Object.hasOwn(SERVE_OPTIONS, key)) {
-      throw new AlpnResponderError('ERR_BAD_CONFIG', `${file.path}: unknown option ${quoteInput(key, 40)}; see \`alpn-responder serve --help\``);
+      throw new AlpnResponderError('ERR_BAD_CONFIG', `${file.path}: unknown option ${quoteInput(key, 40)}; see \`alpn-responder serve --help\``, {
+        remedy: 'Fix or remove the named key: keys are `serve` option names without the dashes (docs/serve.md), values of the option\'s kind.',
+      });
     }
   }
 }
