@@ -15,6 +15,8 @@ import { registerDoctorCommand } from './doctor-command.js';
 import { validateCommand } from './validate-command.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
+/** Errors in what was typed, not in what happened: exit 2 like any usage error (`doctor --listen foo`, a bad --config file). */
+const USAGE_CODES = new Set(['ERR_BAD_CONFIG', 'ERR_BAD_LISTEN_ADDRESS']);
 
 /** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start; `usage` a bad argument, serve option value or config file. */
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -123,7 +125,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
     }
     if (error instanceof AlpnResponderError) {
       io.stderr.write(`alpn-responder: ${error.code}: ${error.message}\n  ${error.remedy}\n`);
-      if (error.code === 'ERR_BAD_CONFIG') return EXIT.usage;
+      if (USAGE_CODES.has(error.code)) return EXIT.usage;
       return UNREACHABLE_CODES.has(error.code) ? EXIT.unreachable : EXIT.refused;
     }
     throw error;

@@ -58,6 +58,9 @@ t.test('usage errors and unreachable daemons', async (t) => {
   t.match(c.out.stderr, /ERR_CONTROL_UNREACHABLE/);
   c = capture();
   t.equal(await main(['serve', '--listen', 'nonsense', '--control', '/nonexistent/x.sock'], c.io), 2);
+  const doctorUsage = capture();
+  t.equal(await main(['doctor', '--listen', 'foo', '--quick'], doctorUsage.io), 2, 'doctor --listen foo: a usage error, exit 2');
+  t.match(doctorUsage.out.stderr, /^alpn-responder: ERR_BAD_LISTEN_ADDRESS: "foo" is not HOST:PORT/);
   t.equal(c.out.stderr, 'alpn-responder: ERR_BAD_OPTION --listen "nonsense": IP:PORT, IPv6 in brackets, such as 0.0.0.0:443 or [::]:443 ("nonsense" is not HOST:PORT; write IPv6 in brackets, e.g. [::]:443, 0.0.0.0:443, [::1]:8443)\n', 'one line');
 });
 
