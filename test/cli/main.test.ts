@@ -130,3 +130,28 @@ t.test('status denied by the socket\'s mode: a permission problem, not "start th
   t.match(stderr, /^ {2}A permission problem, not a stopped daemon: .*usermod -aG GROUP nobody/m);
   t.notMatch(stderr, /Start the daemon/);
 });
+
+t.test('deploy --ttl takes serve\'s duration syntax and sends whole seconds', async (t) => {
+  const dir = shortTempDir(t);
+  const control = path.join(dir, 'c.sock');
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen: [{ host: '127.0.0.1', port: 0 }], controlPath: control, controlMode: 0o600 }), silentLogger);
+  t.teardown(() => daemon.close());
+  // What reaches the daemon is the deploy line with whole seconds: its reply's expiry is the deploy's own clock
+  // plus the TTL, so compare the two replies of deploys sent one after the other.
+  const replies: string[] = [];
+  for (const ttl of ['3600', '1h', '60m']) {
+    const c = capture();
+    t.equal(await main(['deploy', `t${replies.length}.example.test`, digest, '--ttl', ttl, '--control', control], c.io), 0, c.out.stderr);
+    replies.push(c.out.stdout);
+  }
+  const expiry = (reply: string) => Date.parse(/expires (\S+)/.exec(reply)?.[1] ?? '');
+  const [plain, hour, minutes] = replies.map(expiry) as [number, number, number];
+  t.ok(hour >= plain && minutes >= hour, `1h and 60m are 3600 s: ${replies.join(' | ')}`);
+  t.ok(hour - plain < 3600_000 && minutes - plain < 3600_000, 'not 3600 hours or minutes');
+  const bad = capture();
+  t.equal(await main(['deploy', 'x.example.test', digest, '--ttl', '1x', '--control', control], bad.io), 2);
+  t.equal(bad.out.stderr, 'alpn-responder: ERR_BAD_OPTION --ttl "1x": a duration from 1s to 168h such as 3600s or 1h (a bare number is seconds)\n');
+  const c = capture();
+  await main(['list', '--control', control], c.io);
+  t.notMatch(c.out.stdout, /x\.example\.test/, 'nothing sent for the bad one');
+});
