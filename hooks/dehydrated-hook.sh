@@ -3,7 +3,7 @@
 #
 # dehydrated config:
 #   CHALLENGETYPE="tls-alpn-01"
-#   HOOK=/opt/alpn-responder/hooks/dehydrated-hook.sh
+#   HOOK=/usr/share/alpn-responder/dehydrated-hook.sh   # the Debian package; npm -g: $(npm root -g)/alpn-responder/hooks/
 #   HOOK_CHAIN="yes"          # optional: one call for all names (one control connection with nc/socat, one per name with the CLI)
 #
 # Events:

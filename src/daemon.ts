@@ -3,11 +3,13 @@
  * control socket, and owns the lifecycle (running → closing → closed) and the process signals. Nothing else in the
  * project touches signals.
  */
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { RESTART_ONLY, type DaemonOptions } from './config/serve-options.js';
 import { createCommandHandler } from './control/handler.js';
 import { ControlServer, type ControlServerOptions, type LineHandler } from './control/server.js';
-import { AlpnResponderError } from './errors.js';
+import { AlpnResponderError, hasCode } from './errors.js';
 import { createFront, sortUnopened, wireConnectionSettings } from './front.js';
 import { tuneHeap } from './heap.js';
 import type { Logger } from './log.js';
@@ -33,7 +35,17 @@ export type { DaemonOptions } from './config/serve-options.js';
 async function openStore(options: DaemonOptions, log: Logger): Promise<ChallengeStore> {
   if (options.store !== undefined) return openSharedStore(options.store, { maxChallenges: options.maxChallenges, log });
   if (options.statePath === undefined) return new MemoryChallengeStore({ maxChallenges: options.maxChallenges });
-  return JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
+  try {
+    return await JournaledChallengeStore.open({ journal: new FileJournal(options.statePath), maxChallenges: options.maxChallenges, log });
+  } catch (error) {
+    if (!hasCode(error, 'ERR_STATE_WRITE_FAILED')) throw error;
+    // At start, not after a deploy: name the account that must be able to write, and what to do next.
+    const who = options.runAs === undefined ? `${os.userInfo().username} (uid ${process.getuid?.() ?? '?'}), the user starting it` : `--user ${options.runAs.spec} (uid ${options.runAs.uid}, gid ${options.runAs.gid})`;
+    throw new AlpnResponderError('ERR_STATE_WRITE_FAILED', error.message, {
+      cause: error,
+      remedy: `The daemon serves as ${who}: make ${path.dirname(options.statePath)} exist and be writable by that account (chown/chmod it, or pick another --state), with free space; then start the daemon again.`,
+    });
+  }
 }
 
 /** Lifecycle states. */

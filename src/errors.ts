@@ -29,9 +29,9 @@ export const ERROR_CODES = {
   ERR_LISTEN: 'The port could not be opened: see `ss -ltnp` for its owner, or run as root / with CAP_NET_BIND_SERVICE.',
   ERR_BAD_BACKEND: 'Write backends as HOST:PORT for the default, or NAME=HOST:PORT (NAME may be *.domain) per SNI name, each name once.',
   ERR_BAD_OPTION: 'Give the named serve option a value of the kind the message states (docs/serve.md lists each one\'s kind and range).',
-  ERR_BAD_CONFIG: 'Fix the named key in the --config file: keys are `serve` option names, values of the option\'s type.',
+  ERR_BAD_CONFIG: 'Fix the --config file as the message says: one JSON object whose keys are `serve` option names, values of the option\'s type.',
   ERR_BAD_GROUP: 'Name an existing group (see /etc/group) or give a numeric gid.',
-  ERR_BAD_MODE: 'Give the control socket mode in octal, such as 0660.',
+  ERR_BAD_MODE: 'Give the control socket mode in octal, one that gives others no access, such as 0660 or 0600.',
   ERR_BAD_LISTEN_FDS: 'LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are malformed: start the daemon from a systemd .socket unit or systemd-socket-activate, or unset them.',
   ERR_SYSTEMD_SOCKET: 'Fix the .socket unit: TCP ListenStream= for TLS, one Unix ListenStream= named FileDescriptorName=control for the control socket.',
   ERR_BAD_USER: 'Give --user as USER or USER:GROUP with an existing user (see /etc/passwd), or numeric ids as UID:GID.',
@@ -61,15 +61,20 @@ export class AlpnResponderError extends Error {
   /** Stable code: match on this, not on the message. */
   readonly code: ErrorCode;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** A remedy that fits this very failure better than the code's usual one (see {@link remedy}). */
+  readonly #remedy: string | undefined;
+
+  /** `options.remedy` replaces the code's usual remedy where the cause is known (EADDRNOTAVAIL vs EADDRINUSE). */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; remedy?: string }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'AlpnResponderError';
     this.code = code;
+    this.#remedy = options?.remedy;
   }
 
   /** What the operator should do about it. */
   get remedy(): string {
-    return ERROR_CODES[this.code];
+    return this.#remedy ?? ERROR_CODES[this.code];
   }
 }
 

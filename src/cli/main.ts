@@ -4,6 +4,8 @@
  */
 import yargs from 'yargs';
 import { DEFAULT_CONTROL_PATH } from '../constants.js';
+import { BadValue } from '../config/option-kinds.js';
+import { SERVE_OPTIONS } from '../config/serve-options.js';
 import { sendCommands } from '../control/client.js';
 import { runDaemon } from '../daemon.js';
 import { AlpnResponderError } from '../errors.js';
@@ -15,6 +17,8 @@ import { registerDoctorCommand } from './doctor-command.js';
 import { validateCommand } from './validate-command.js';
 
 const UNREACHABLE_CODES = new Set(['ERR_CONTROL_UNREACHABLE', 'ERR_CONTROL_TIMEOUT', 'ERR_CONTROL_PROTOCOL']);
+/** Errors in what was typed, not in what happened: exit 2 like any usage error (`doctor --listen foo`, a bad --config file). */
+const USAGE_CODES = new Set(['ERR_BAD_CONFIG', 'ERR_BAD_LISTEN_ADDRESS']);
 
 /** Exit codes of the CLI: `refused` covers an ERR reply and a daemon that cannot start; `usage` a bad argument, serve option value or config file. */
 const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -84,9 +88,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
         y
           .positional('identifier', { type: 'string', demandOption: true })
           .positional('authorization', { type: 'string', demandOption: true })
-          .option('ttl', { type: 'string', default: envOr('ttl', undefined), describe: 'lifetime in seconds (default: the daemon\'s --ttl)' }),
+          .option('ttl', {
+            type: 'string',
+            default: envOr('ttl', undefined),
+            describe: 'lifetime, a duration such as 1h or 90s, or whole seconds (default: the daemon\'s --ttl)',
+          }),
       async (args) => {
-        const ttl = args.ttl === undefined ? '' : ` ${args.ttl}`;
+        const ttl = args.ttl === undefined ? '' : ` ${await ttlSeconds(args.ttl)}`;
         await client(`deploy ${args.identifier} ${args.authorization}${ttl}`)(args);
       },
     )
@@ -123,7 +131,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
     }
     if (error instanceof AlpnResponderError) {
       io.stderr.write(`alpn-responder: ${error.code}: ${error.message}\n  ${error.remedy}\n`);
-      if (error.code === 'ERR_BAD_CONFIG') return EXIT.usage;
+      if (USAGE_CODES.has(error.code)) return EXIT.usage;
       return UNREACHABLE_CODES.has(error.code) ? EXIT.unreachable : EXIT.refused;
     }
     throw error;
@@ -132,6 +140,19 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo, env: 
 }
 
 class UsageError extends Error {}
+
+/**
+ * deploy's --ttl in serve's --ttl syntax (`1h`, `90s`, `3600`), sent as the whole seconds the control protocol
+ * takes; a bad one is ERR_BAD_OPTION (exit 2) before anything is sent.
+ */
+async function ttlSeconds(text: string): Promise<number> {
+  try {
+    return await SERVE_OPTIONS.ttl.kind.parse(text, { accounts: () => Promise.reject(new Error('not needed')) });
+  } catch (error) {
+    if (!(error instanceof BadValue)) throw error;
+    throw new AlpnResponderError('ERR_BAD_OPTION', `--ttl ${JSON.stringify(text)}: ${error.message}`, { cause: error });
+  }
+}
 
 /** True when the command line itself names --control (yargs fills in its default otherwise). */
 function controlGiven(argv: readonly string[]): boolean {

@@ -78,7 +78,9 @@ function shown(raw: unknown): string {
 function checkKeys(file: NonNullable<OptionSources['file']>): void {
   for (const key of Object.keys(file.values)) {
     if (key === 'config' || !Object.hasOwn(SERVE_OPTIONS, key)) {
-      throw new AlpnResponderError('ERR_BAD_CONFIG', `${file.path}: unknown option ${quoteInput(key, 40)}; see \`alpn-responder serve --help\``);
+      throw new AlpnResponderError('ERR_BAD_CONFIG', `${file.path}: unknown option ${quoteInput(key, 40)}; see \`alpn-responder serve --help\``, {
+        remedy: 'Fix or remove the named key: keys are `serve` option names without the dashes (docs/serve.md), values of the option\'s kind.',
+      });
     }
   }
 }
@@ -110,6 +112,10 @@ export async function readServeOptions(sources: OptionSources): Promise<DaemonOp
   for (const [name, spec] of optionRows()) {
     const source = sourceOf(name, sources);
     values[spec.key] = await check(name, source);
+    // An environment value the command line overrides is still checked, as a file value is: a bad setting is
+    // refused wherever it sits, not only while nothing overrides it.
+    const fromEnv = sources.env[envName(name)];
+    if (fromEnv !== undefined && source?.raw !== fromEnv) await check(name, { raw: fromEnv, where: ` (from ${envName(name)})` });
     // A file value the command line or the environment overrides is still checked: a bad file is refused as a whole.
     const file = sources.file;
     if (file !== undefined && Object.hasOwn(file.values, name) && source?.raw !== file.values[name]) {

@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { formatListenAddress } from '../net/listen-address.js';
+import { BadValue, duration } from '../config/option-kinds.js';
 import { AlpnResponderError } from '../errors.js';
 import {
   DEFAULT_VALIDATE_PORT,
@@ -27,9 +28,14 @@ export interface ValidateArgs {
   readonly expect: string | undefined;
   readonly resolver: string | undefined;
   readonly json: boolean;
-  /** Seconds. */
-  readonly timeout: number;
+  /** A duration as serve's options take it: `5s`, `500ms`, or a bare number of seconds. */
+  readonly timeout: string;
 }
+
+/** validate's --timeout: the duration kind of serve's options, within what `validate()` takes. */
+const VALIDATE_TIMEOUT = duration({ min: 1, max: 600_000 });
+/** A duration needs no account files. */
+const NO_ACCOUNTS = { accounts: () => Promise.reject(new Error('not needed')) };
 
 const OUTCOME_TEXT: Readonly<Record<ValidationAttempt['outcome'], string>> = {
   accepted: 'accepted',
@@ -59,10 +65,23 @@ export function validateCommand(
         .option('expect', { type: 'string', default: fromEnv('expect'), describe: "also compare the key authorization: dehydrated's DIGEST, hex, base64url or token.thumbprint" })
         .option('resolver', { type: 'string', default: fromEnv('resolver'), describe: 'IP:PORT of a DNS server to ask instead of the system resolver (/etc/hosts), e.g. a test DNS server' })
         .option('json', { type: 'boolean', default: fromEnv('json') === 'true', describe: 'print the result as JSON' })
-        .option('timeout', { type: 'number', default: Number(fromEnv('timeout') ?? DEFAULT_VALIDATE_TIMEOUT_MS / 1000), describe: 'seconds per connection attempt' })
+        .option('timeout', {
+          type: 'string',
+          default: fromEnv('timeout') ?? `${DEFAULT_VALIDATE_TIMEOUT_MS / 1000}s`,
+          describe: 'per connection attempt: a duration such as 5s or 500ms (a bare number is seconds)',
+        })
         // The global --control is for the commands that talk to the daemon; validate does not.
         .hide('control'),
     handler: async (args) => {
+      let timeoutMs: number;
+      try {
+        timeoutMs = await VALIDATE_TIMEOUT.parse(args.timeout, NO_ACCOUNTS);
+      } catch (error) {
+        if (!(error instanceof BadValue)) throw error;
+        io.stderr.write(`alpn-responder: ERR_BAD_OPTION --timeout ${JSON.stringify(args.timeout)}: ${error.message}\n`);
+        setExit(VALIDATE_EXIT.usage);
+        return;
+      }
       let result: ValidationResult;
       try {
         result = await validate({
@@ -71,7 +90,7 @@ export function validateCommand(
           port: args.port,
           expect: args.expect,
           resolver: args.resolver,
-          timeoutMs: args.timeout * 1000,
+          timeoutMs,
         });
       } catch (error) {
         if (!(error instanceof AlpnResponderError)) throw error;

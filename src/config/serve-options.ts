@@ -26,7 +26,7 @@ import {
 import { groupId, parseMode } from '../control/group.js';
 import type { LogLevel } from '../log.js';
 import { parseBackends, type BackendTable } from '../net/backends.js';
-import { parseListenAddress, type ListenAddress } from '../net/listen-address.js';
+import { parseListenIp, type ListenAddress } from '../net/listen-address.js';
 import { resolveRunAs, type RunAs } from '../privilege/run-as.js';
 import { parseRedisTarget } from '../store/redis-target.js';
 import { DEFAULT_STORE_PREFIX, DEFAULT_STORE_TIMEOUT_SECONDS, STORE_FALLBACKS, type SharedStoreConfig, type StoreFallback } from '../store/store-config.js';
@@ -71,11 +71,11 @@ const absolutePath: Kind<string> = { ...filePath, parse: async (raw, context) =>
 
 const listenAddresses: Kind<ListenAddress[]> = {
   info: { name: 'address' },
-  allowed: 'HOST:PORT, IPv6 in brackets, such as 0.0.0.0:443 or [::]:443',
+  allowed: 'IP:PORT, IPv6 in brackets, such as 0.0.0.0:443 or [::]:443',
   parse(raw) {
     const items = listItems(raw, this.allowed);
     if (items.length === 0) throw new BadValue(this.allowed, 'no address given');
-    return items.map((item) => explained(this.allowed, () => parseListenAddress(item), item));
+    return items.map((item) => explained(this.allowed, () => parseListenIp(item), item));
   },
 };
 
@@ -119,7 +119,7 @@ const storeUrl: Kind<string> = {
 
 const mode: Kind<number> = {
   info: { name: 'mode' },
-  allowed: 'an octal file mode such as 0660',
+  allowed: 'an octal file mode that gives others no access, such as 0660 or 0600',
   parse(raw) {
     // A JSON number such as 660 is read as the octal digits it shows.
     const value = scalarText(raw, this.allowed);
@@ -144,12 +144,12 @@ export const SERVE_OPTIONS = {
   listen: row({
     key: 'listen',
     kind: listenAddresses,
-    arg: 'HOST:PORT',
+    arg: 'IP:PORT',
     list: true,
     default: DEFAULT_LISTEN,
     reload: false,
-    help: 'HOST:PORT to accept TLS on, repeatable ([::]:443 is dual-stack)',
-    doc: 'where to accept TLS; repeatable. `[::]` is dual-stack (IPv4 too). IPv6 in brackets.',
+    help: 'IP:PORT to accept TLS on, repeatable ([::]:443 is dual-stack)',
+    doc: 'where to accept TLS; repeatable. An IP address of this host, not a name (not even `localhost`). `[::]` is dual-stack (IPv4 too). IPv6 in brackets.',
   }),
   control: row({
     key: 'controlPath',
@@ -167,7 +167,7 @@ export const SERVE_OPTIONS = {
     default: '0660',
     reload: false,
     help: 'control socket file mode (octal)',
-    doc: 'file mode of the control socket',
+    doc: 'file mode of the control socket, its only access control: modes that give others any access (such as `0666`, `0606`) are refused',
   }),
   'control-group': row({
     key: 'controlGid',

@@ -1,5 +1,8 @@
+import { statSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { AlpnResponderError } from '../errors.js';
+import { formatMode } from './group.js';
 import { LineSplitter } from './line-splitter.js';
 import { parseFinalReply, type FinalReply } from './protocol.js';
 
@@ -32,11 +35,13 @@ export function sendCommands(socketPath: string, commands: readonly string[], ti
     socket.on('connect', () => socket.write(commands.map((command) => `${command}\n`).join('')));
     socket.on('error', (error: NodeJS.ErrnoException) =>
       fail(
-        new AlpnResponderError(
-          'ERR_CONTROL_UNREACHABLE',
-          `cannot reach the daemon at ${socketPath} (${error.code ?? error.message}): is \`alpn-responder serve\` running, and may this user use the socket?`,
-          { cause: error },
-        ),
+        error.code === 'EACCES' || error.code === 'EPERM'
+          ? permissionDenied(socketPath, error)
+          : new AlpnResponderError(
+              'ERR_CONTROL_UNREACHABLE',
+              `cannot reach the daemon at ${socketPath} (${error.code ?? error.message}): is \`alpn-responder serve\` running, and may this user use the socket?`,
+              { cause: error },
+            ),
       ),
     );
     socket.on('data', (chunk: Buffer) => {
@@ -62,5 +67,26 @@ export function sendCommands(socketPath: string, commands: readonly string[], ti
         reject(new AlpnResponderError('ERR_CONTROL_PROTOCOL', `${socketPath} closed after ${replies.length} of ${commands.length} replies`));
       }
     });
+  });
+}
+
+/**
+ * The daemon may well run: this user may not use its socket. Says whose socket it is (group, mode) and who is
+ * asking, as the hook does, instead of "start the daemon".
+ */
+function permissionDenied(socketPath: string, error: NodeJS.ErrnoException): AlpnResponderError {
+  let owner = '';
+  try {
+    const stats = statSync(socketPath);
+    owner = `; the socket belongs to uid ${stats.uid}, gid ${stats.gid}, mode ${formatMode(stats.mode)}`;
+  } catch {
+    // A directory on the way is what denies access: its mode is the one to look at.
+  }
+  const who = `${os.userInfo().username} (uid ${process.getuid?.() ?? '?'}, groups ${process.getgroups?.().join(',') ?? '?'})`;
+  return new AlpnResponderError('ERR_CONTROL_UNREACHABLE', `permission denied on ${socketPath} for ${who}${owner}`, {
+    cause: error,
+    remedy:
+      `A permission problem, not a stopped daemon: the control socket's group and mode (and its directory's) decide who may use it. ` +
+      `Run as a member of the socket's group (usermod -aG GROUP ${os.userInfo().username}, then log in again), or start the daemon with --control-group set to a group of this user.`,
   });
 }

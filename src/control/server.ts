@@ -13,6 +13,7 @@ import { RateLimitedLog } from '../rate-limited-log.js';
 import { TokenBucket } from '../token-bucket.js';
 import { LineSplitter, OVERLONG } from './line-splitter.js';
 import { formatErrorReply } from './protocol.js';
+import { formatMode } from './group.js';
 
 /** Answers one command line with the reply lines to send. Must not throw. */
 export type LineHandler = (line: string) => Promise<string[]>;
@@ -173,7 +174,7 @@ export class ControlServer {
       await control.close();
       throw error;
     }
-    options.log.log('info', 'control-listening', { path: options.path, mode: options.mode.toString(8), uid: options.uid, gid: options.gid });
+    options.log.log('info', 'control-listening', { path: options.path, mode: formatMode(options.mode), uid: options.uid, gid: options.gid });
     return control;
   }
 

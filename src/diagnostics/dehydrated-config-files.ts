@@ -2,7 +2,7 @@
  * Finds and reads dehydrated's configuration the way dehydrated does (first of its usual paths, then CONFIG_D's
  * *.sh files in order), each file read only up to a bound and never executed, and looks at the script HOOK names.
  */
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,8 +51,19 @@ export async function scheduledConfig(locations: readonly string[] = SCHEDULE_LO
   return undefined;
 }
 
-/** This project's hook, next to `src/` or `dist/`. */
-export const OUR_HOOK = fileURLToPath(new URL('../../hooks/dehydrated-hook.sh', import.meta.url));
+/**
+ * The hook of the installation this code runs from: `hooks/` next to `src/` or `dist/` (a clone, `npm install -g`),
+ * or, from the Debian package's /usr/lib/alpn-responder/dist, /usr/share/alpn-responder/dehydrated-hook.sh.
+ */
+export const OUR_HOOK = installedHook([
+  fileURLToPath(new URL('../../hooks/dehydrated-hook.sh', import.meta.url)),
+  fileURLToPath(new URL('../../../../share/alpn-responder/dehydrated-hook.sh', import.meta.url)),
+]);
+
+/** The first of the candidates that exists, else the first (the layout of a clone). */
+export function installedHook(candidates: readonly [string, ...string[]]): string {
+  return candidates.find((candidate) => existsSync(candidate)) ?? candidates[0];
+}
 
 /** Most bytes read from one file: configs and hooks are a few KiB. */
 const MAX_FILE_BYTES = 256 * 1024;
@@ -171,6 +182,7 @@ export async function examineDehydratedConfig(
   const facts: DehydratedConfigFacts = {
     files,
     vars,
+    ourHook,
     ...(hookValue ? { hook: await hookFacts(hookValue, ourHook) } : {}),
     ...(unreadConfD === undefined ? {} : { unreadConfD }),
     ...(missingConfD === undefined ? {} : { missingConfD }),

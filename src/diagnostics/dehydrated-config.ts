@@ -137,6 +137,8 @@ export interface DehydratedConfigFacts {
   /** The files read, main config first. */
   readonly files: readonly string[];
   readonly vars: ShellVariables;
+  /** The hook of the running installation (`dehydrated-config-files.ts`'s OUR_HOOK): the remedies name it. */
+  readonly ourHook: string;
   /** Facts about HOOK's script, when HOOK has a value. */
   readonly hook?: HookFacts;
   /** A conf.d directory next to the config holding *.sh files dehydrated does not read (CONFIG_D unset). */
@@ -149,8 +151,6 @@ export interface DehydratedConfigFacts {
   readonly inUse?: { readonly file: string; readonly where: string };
 }
 
-const OUR_HOOK_EXAMPLE = 'HOOK="/opt/alpn-responder/hooks/dehydrated-hook.sh"';
-
 /** dehydrated's settings that matter for TLS-ALPN-01 with alpn-responder, one line each. */
 export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
   const check = (status: Check['status'], title: string, remedy?: string): Check => ({
@@ -160,6 +160,7 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
     ...(remedy === undefined ? {} : { remedy }),
   });
   const { vars } = facts;
+  const setHook = `Set HOOK="${facts.ourHook}" (the hook of this installation)`;
   const checks: Check[] = [check('info', `read ${facts.files.join(', ')}${facts.defaulted ? " (dehydrated's default config)" : ''}`)];
   if (facts.inUse !== undefined) {
     checks.push(
@@ -195,11 +196,11 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
   const hook = vars.get('HOOK');
   const script = facts.hook;
   if (hook === undefined || hook.value === '') {
-    checks.push(check('fail', 'HOOK is not set: no challenge would reach alpn-responder', `Set ${OUR_HOOK_EXAMPLE} (the hooks/ directory of alpn-responder).${notInUse}`));
+    checks.push(check('fail', 'HOOK is not set: no challenge would reach alpn-responder', `${setHook}.${notInUse}`));
   } else if (hook.value === undefined || script === undefined) {
-    checks.push(check('warn', `HOOK=${hook.raw} (${hook.where}) cannot be read without running the shell`, 'Make sure it names alpn-responder\'s hooks/dehydrated-hook.sh.'));
+    checks.push(check('warn', `HOOK=${hook.raw} (${hook.where}) cannot be read without running the shell`, `Make sure it names ${facts.ourHook}.`));
   } else if (!script.exists) {
-    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) does not exist`, `Set ${OUR_HOOK_EXAMPLE} (the hooks/ directory of alpn-responder).`));
+    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) does not exist`, `${setHook}.`));
   } else if (!script.executable) {
     checks.push(check('fail', `HOOK ${script.path} (${hook.where}) is not executable`, `chmod +x ${script.path}`));
   } else if (script.ours) {
@@ -213,7 +214,7 @@ export function judgeDehydratedConfig(facts: DehydratedConfigFacts): Check[] {
       ),
     );
   } else {
-    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) is not alpn-responder's hook and does not refer to it`, `Set ${OUR_HOOK_EXAMPLE}, and keep the old hook as ALPN_RESPONDER_NEXT_HOOK.${notInUse}`));
+    checks.push(check('fail', `HOOK ${script.path} (${hook.where}) is not alpn-responder's hook and does not refer to it`, `${setHook}, and keep the old hook as ALPN_RESPONDER_NEXT_HOOK.${notInUse}`));
   }
 
   const chain = vars.get('HOOK_CHAIN')?.value ?? 'no';

@@ -7,7 +7,7 @@ import { ACME_IDENTIFIER_OID, ACME_TLS_ALPN } from '../constants.js';
 import { CA_PROBLEMS, type CertificateCheck } from './verify.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import { ALERT } from '../tls/alert.js';
-import type { ProbeFailure } from './ca-texts.js';
+import type { LookupFailure, ProbeFailure } from './ca-texts.js';
 import type { CertificateSummary } from './served-certificate.js';
 
 /** What one connection attempt produced, as far as a hint needs it. */
@@ -45,10 +45,25 @@ const UNEXPECTED_EXTENSIONS = prefixOf(CA_PROBLEMS.unexpectedExtensions(SENTINEL
 const UNEXPECTED_IDENTIFIERS = prefixOf(CA_PROBLEMS.unexpectedIdentifiers(SENTINEL, ''));
 const WRONG_VALUE = prefixOf(CA_PROBLEMS.wrongValue(SENTINEL, ''));
 
-/** Why the name did not resolve, and what to do. */
-export function resolutionHint(name: string): string {
+/**
+ * Why the name did not resolve, and what to do. `resolver` is --resolver's HOST:PORT (undefined: this machine's
+ * resolver); `failures` what each family's lookup ran into, when known: a resolver that did not answer says
+ * nothing about the records.
+ */
+export function resolutionHint(name: string, resolver?: string, failures?: { readonly a: LookupFailure; readonly aaaa: LookupFailure }): string {
+  const asked = resolver === undefined ? "this machine's resolver" : `the DNS server ${resolver} (--resolver)`;
+  const dead = (failure: LookupFailure): boolean => failure === 'timeout' || failure === 'network';
+  if (failures !== undefined && (dead(failures.a) || dead(failures.aaaa))) {
+    return (
+      `${asked} did not answer, so nothing is known about ${name}'s records: ` +
+      (resolver === undefined
+        ? 'check /etc/resolv.conf and this host\'s network'
+        : `check that a DNS server runs at ${resolver} and answers over UDP`) +
+      '; or pass --host to test the server directly'
+    );
+  }
   return (
-    `${name} has no address in DNS (asked with this machine's resolver; the CA asks with its own): create an A ` +
+    `${name} has no address in DNS (asked with ${asked}; the CA asks with its own): create an A ` +
     'and/or AAAA record pointing at this server, and allow a new record time to propagate; or pass --host to ' +
     'test the server directly'
   );

@@ -89,8 +89,19 @@ async function systemLookup(name: string): Promise<ResolvedAddresses> {
   throw notResolved(name, 'empty', 'empty');
 }
 
+/** ERR_NAME_NOT_RESOLVED with what went wrong for each family, so that hints can tell a dead resolver from a missing record. */
+export class NameNotResolvedError extends AlpnResponderError {
+  constructor(
+    name: string,
+    readonly a: LookupFailure,
+    readonly aaaa: LookupFailure,
+  ) {
+    super('ERR_NAME_NOT_RESOLVED', resolutionProblem(name, a, aaaa));
+  }
+}
+
 function notResolved(name: string, a: LookupFailure, aaaa: LookupFailure): AlpnResponderError {
-  return new AlpnResponderError('ERR_NAME_NOT_RESOLVED', resolutionProblem(name, a, aaaa));
+  return new NameNotResolvedError(name, a, aaaa);
 }
 
 function lookupFailure(result: PromiseSettledResult<string[]>): LookupFailure {

@@ -21,7 +21,7 @@ import { ACME_TLS_ALPN } from '../constants.js';
 import { AlpnResponderError, hasCode } from '../errors.js';
 import { CONNECTION_PROBLEMS, connectionProblemDetail, noFallbackProblem, resolutionProblem } from './ca-texts.js';
 import { attemptHint, fellBackHint, ipv6TrapHint, noFallbackHint, resolutionHint, type AttemptFacts, type HintContext } from './hints.js';
-import { resolveAddresses, resolverServer, type ResolvedAddresses } from './resolve-addresses.js';
+import { NameNotResolvedError, resolveAddresses, resolverServer, type ResolvedAddresses } from './resolve-addresses.js';
 import { summarizeCertificate, type CertificateSummary } from './served-certificate.js';
 import { probe } from './tls-probe.js';
 
@@ -154,7 +154,8 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
       addresses = await resolve(identifier.name);
     } catch (error) {
       if (!hasCode(error, 'ERR_NAME_NOT_RESOLVED')) throw error;
-      return { ok: false, ...base, attempts: [], problem: error.message, hint: resolutionHint(human) };
+      const failures = error instanceof NameNotResolvedError ? error : undefined;
+      return { ok: false, ...base, attempts: [], problem: error.message, hint: resolutionHint(human, options.resolver, failures) };
     }
   }
   const attempt = (address: string): Promise<Evaluated> => evaluate(address, port, identifier, digest, timeoutMs);
@@ -165,7 +166,7 @@ export async function validate(options: ValidateOptions): Promise<ValidationResu
   const needV4 = v6.length === 0 || v6.some((a) => a.record.outcome !== 'accepted');
   const v4 = needV4 ? await mapLimited(plan.v4, VALIDATE_CONCURRENCY, attempt) : [];
   const unchecked = { v6: plan.unchecked.v6, v4: needV4 ? plan.unchecked.v4 : 0 };
-  return withUnchecked(judge(base, context, human, v6, v4), unchecked);
+  return withUnchecked(judge(base, context, human, v6, v4, options.resolver), unchecked);
 }
 
 /** Notes the addresses left out, if any. */
@@ -174,7 +175,14 @@ function withUnchecked(result: ValidationResult, unchecked: { v6: number; v4: nu
 }
 
 /** The CA's verdict from the attempts over each family, in the order it dials them. */
-function judge(base: { identifier: string; sni: string }, context: HintContext, human: string, v6: Evaluated[], v4: Evaluated[]): ValidationResult {
+function judge(
+  base: { identifier: string; sni: string },
+  context: HintContext,
+  human: string,
+  v6: Evaluated[],
+  v4: Evaluated[],
+  resolver: ValidateOptions['resolver'],
+): ValidationResult {
   const attempts = [...v6, ...v4].map((a) => a.record);
   const firstGood = (list: readonly Evaluated[]): Evaluated | undefined => list.find((a) => a.record.outcome === 'accepted');
 
@@ -192,7 +200,7 @@ function judge(base: { identifier: string; sni: string }, context: HintContext, 
   }
   if (v6.length > 0 && fell6 === undefined) return finish(base, attempts, firstGood(v6) as Evaluated, context);
   if (v4.length === 0) {
-    return { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human) };
+    return { ok: false, ...base, attempts: [], problem: resolutionProblem(human, 'empty', 'empty'), hint: resolutionHint(human, resolver) };
   }
   const bad4 = v4.find((a) => a.record.outcome !== 'accepted');
   const result = finish(base, attempts, bad4 ?? (v4[0] as Evaluated), context);

@@ -295,8 +295,10 @@ export class ConnectionHandler {
           connectTimeoutMs: options.backendConnectTimeoutMs,
           idleTimeoutMs: options.idleTimeoutMs,
         });
-        if (isBackendFailure(outcome.reason)) this.#backendLog.hit({ backend: formatListenAddress(decision.backend), reason: outcome.reason });
-        done('passed', {
+        const failed = isBackendFailure(outcome.reason);
+        if (failed) this.#backendLog.hit({ backend: formatListenAddress(decision.backend), reason: outcome.reason });
+        // Not `passed`: a connection the backend never took (or reset) failed, whatever bytes made it through.
+        done(failed ? 'backend-failed' : 'passed', {
           backend: formatListenAddress(decision.backend),
           up: outcome.bytesUp,
           down: outcome.bytesDown,

@@ -1,3 +1,4 @@
+import { parseIPv4, parseIPv6 } from '../ip-address.js';
 import { AlpnResponderError } from '../errors.js';
 
 /** A parsed `--listen` value. */
@@ -22,6 +23,22 @@ export function parseListenAddress(text: string): ListenAddress {
     );
   }
   return { host, port };
+}
+
+/**
+ * Parses a `--listen` value: like {@link parseListenAddress}, but HOST must be an IP address, the one the socket
+ * binds to. A name would be resolved once at start-up to whichever address came first, and a typo such as
+ * `999.1.1.1` or `nonexistent.invalid` would only fail later with a misleading ERR_LISTEN.
+ */
+export function parseListenIp(text: string): ListenAddress {
+  const address = parseListenAddress(text);
+  if (parseIPv4(address.host) === undefined && parseIPv6(address.host) === undefined) {
+    throw new AlpnResponderError(
+      'ERR_BAD_LISTEN_ADDRESS',
+      `${JSON.stringify(address.host)} is not an IP address; names, even localhost, are not taken`,
+    );
+  }
+  return address;
 }
 
 /** Formats an address as `HOST:PORT`, bracketing IPv6. */

@@ -13,6 +13,21 @@ function describe(target: ListenTarget): string {
   return 'fd' in target ? `fd ${target.fd}` : formatListenAddress(target);
 }
 
+/** The remedy that fits why a listen address could not be opened; undefined: ERR_LISTEN's usual one. */
+function listenRemedy(errno: string | undefined, target: ListenTarget): string | undefined {
+  if ('fd' in target) return undefined;
+  switch (errno) {
+    case 'EADDRNOTAVAIL':
+      return `${target.host} is not an address of this host (\`ip -brief address\` lists them): listen on one of those, or on [::] or 0.0.0.0 for all of them.`;
+    case 'EADDRINUSE':
+      return `Another process owns port ${target.port}: \`ss -ltnp 'sport = :${target.port}'\` names it (as root). Stop it, move it (docs/layouts.md), or listen on another port.`;
+    case 'EACCES':
+      return `Ports below 1024 need root or CAP_NET_BIND_SERVICE: start the daemon as root (--user drops privileges after binding) or grant the capability (systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE).`;
+    default:
+      return undefined;
+  }
+}
+
 /** TCP listeners handing every accepted socket to one callback. */
 export class Listeners {
   /** The addresses actually bound (port 0 resolved). */
@@ -48,13 +63,11 @@ export class Listeners {
             resolve();
           });
         }).catch((error: NodeJS.ErrnoException) => {
-          throw new AlpnResponderError(
-            'ERR_LISTEN',
-            `cannot listen on ${describe(address)}: ${error.code ?? error.message}` +
-              (error.code === 'EADDRINUSE' ? ' (another process owns the port; see `ss -ltnp`)' : '') +
-              (error.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : ''),
-            { cause: error },
-          );
+          const remedy = listenRemedy(error.code, address);
+          throw new AlpnResponderError('ERR_LISTEN', `cannot listen on ${describe(address)}: ${error.code ?? error.message}`, {
+            cause: error,
+            ...(remedy === undefined ? {} : { remedy }),
+          });
         });
         bound.push(watch(server, log, 'fd' in address ? address.fd : undefined));
       }

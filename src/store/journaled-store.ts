@@ -93,8 +93,10 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
   static async open(options: JournaledStoreOptions): Promise<JournaledChallengeStore> {
     const store = new JournaledChallengeStore(options);
     try {
-      await store.#load();
+      const loaded = await store.#load();
       await store.#flush();
+      // Logged once the state is known to be writable: no `state-loaded` right before a start that fails.
+      loaded();
     } catch (error) {
       await store.#memory.close();
       throw error;
@@ -158,7 +160,8 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
     this.#changedAt.set(sni, ++this.#changes);
   }
 
-  async #load(): Promise<void> {
+  /** Loads the file; returns the `state-loaded` log line to write once the first write has succeeded. */
+  async #load(): Promise<() => void> {
     const path = this.#journal.path;
     const removed = await this.#journal.removeStaleTemps();
     if (removed.length > 0) this.#log.log('info', 'state-temp-removed', { path, files: removed });
@@ -166,8 +169,7 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
     try {
       const bytes = await this.#journal.read();
       if (bytes === undefined) {
-        this.#log.log('info', 'state-loaded', { path, restored: 0, expired: 0, new: true });
-        return;
+        return () => this.#log.log('info', 'state-loaded', { path, restored: 0, expired: 0, new: true });
       }
       decoded = decodeState(bytes, new Date());
     } catch (error) {
@@ -182,7 +184,7 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
         moveError = (moveFailure as Error).message;
       }
       this.#log.log('warn', 'state-corrupt', { path, reason, moved_to: movedTo, move_error: moveError, restored: 0 });
-      return;
+      return () => undefined;
     }
     let expired = decoded.expired;
     let dropped = 0;
@@ -200,13 +202,15 @@ export class JournaledChallengeStore extends EventEmitter<ChallengeStoreEvents> 
         dropped++;
       }
     }
-    this.#log.log(dropped > 0 ? 'warn' : 'info', 'state-loaded', {
-      path,
-      restored: this.#memory.size,
-      expired,
-      // More entries than --max-challenges allows now (it was lowered): the rest are not served.
-      dropped: dropped > 0 ? dropped : undefined,
-    });
+    const restored = this.#memory.size;
+    return () =>
+      this.#log.log(dropped > 0 ? 'warn' : 'info', 'state-loaded', {
+        path,
+        restored,
+        expired,
+        // More entries than --max-challenges allows now (it was lowered): the rest are not served.
+        dropped: dropped > 0 ? dropped : undefined,
+      });
   }
 
   /** Resolves once a write that includes every change made so far is durable. */

@@ -65,7 +65,7 @@ export type ToPrimary =
   /** Sent first, once the worker listens for messages (earlier ones would be lost): the primary answers `init`. */
   | { readonly t: 'hello' }
   | { readonly t: 'ready'; readonly addresses: readonly ListenAddress[] }
-  | { readonly t: 'failed'; readonly code: string; readonly message: string }
+  | { readonly t: 'failed'; readonly code: string; readonly message: string; readonly remedy?: string }
   | { readonly t: 'ack'; readonly id: number; readonly error?: string }
   | { readonly t: 'activity'; readonly id: number; readonly activity: WireActivity };
 

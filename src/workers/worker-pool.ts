@@ -75,8 +75,8 @@ interface Request {
 
 type PoolState = 'idle' | 'starting' | 'running' | 'closing';
 
-function workerError(code: string, message: string): AlpnResponderError {
-  return new AlpnResponderError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_WORKER', message);
+function workerError(code: string, message: string, remedy?: string): AlpnResponderError {
+  return new AlpnResponderError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_WORKER', message, remedy === undefined ? undefined : { remedy });
 }
 
 /** N worker processes serving the TLS port, fed from this (primary) process. */
@@ -253,7 +253,7 @@ export class WorkerPool implements CertificateSink {
             return;
           case 'failed':
             clearTimeout(startTimer);
-            reject(workerError(reply.code, reply.message));
+            reject(workerError(reply.code, reply.message, reply.remedy));
             return;
           case 'ack':
             this.#acknowledged(member, reply.id, reply.error);

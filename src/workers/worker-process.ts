@@ -59,7 +59,8 @@ export class WorkerProcess {
       gate.fail();
       await port?.close(0);
       const code = error instanceof AlpnResponderError ? error.code : 'ERR_WORKER';
-      send({ t: 'failed', code, message: error instanceof Error ? error.message : String(error) });
+      const remedy = error instanceof AlpnResponderError ? { remedy: error.remedy } : {};
+      send({ t: 'failed', code, message: error instanceof Error ? error.message : String(error), ...remedy });
       throw error;
     }
   }

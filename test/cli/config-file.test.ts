@@ -12,10 +12,11 @@ t.test('reads one JSON object, bounded, with clear errors', async (t) => {
     return path.join(dir, name);
   };
   t.same(await readConfigFile(file('ok.json', '{"listen": ["0.0.0.0:443"]}')), { listen: ['0.0.0.0:443'] });
-  await t.rejects(readConfigFile(path.join(dir, 'missing.json')), { code: 'ERR_BAD_CONFIG', message: /cannot be read \(ENOENT\)/ });
-  await t.rejects(readConfigFile(dir), { code: 'ERR_BAD_CONFIG', message: /not a regular file/ });
-  await t.rejects(readConfigFile(file('bad.json', '{nope')), { code: 'ERR_BAD_CONFIG', message: /not valid JSON/ });
-  await t.rejects(readConfigFile(file('array.json', '[1]')), { code: 'ERR_BAD_CONFIG', message: /one JSON object/ });
+  // The remedy fits the failure: no "fix the named key" where no key was read.
+  await t.rejects(readConfigFile(path.join(dir, 'missing.json')), { code: 'ERR_BAD_CONFIG', message: /cannot be read \(ENOENT\)/, remedy: /^No such file: fix the --config path/ });
+  await t.rejects(readConfigFile(dir), { code: 'ERR_BAD_CONFIG', message: /not a regular file/, remedy: /^Point --config at the JSON file itself/ });
+  await t.rejects(readConfigFile(file('bad.json', '{nope')), { code: 'ERR_BAD_CONFIG', message: /not valid JSON/, remedy: /^Fix the JSON syntax/ });
+  await t.rejects(readConfigFile(file('array.json', '[1]')), { code: 'ERR_BAD_CONFIG', message: /one JSON object/, remedy: /^The file holds one JSON object of serve options/ });
   await t.rejects(readConfigFile(file('big.json', `{"x":"${'a'.repeat(1024 * 1024)}"}`)), { code: 'ERR_BAD_CONFIG', message: /larger than/ });
 });
 
@@ -26,7 +27,7 @@ t.test('serve refuses a bad config before binding anything', async (t) => {
   let stderr = '';
   const io = { stdout: { write: () => true }, stderr: { write: (s: string) => (stderr += s) } };
   t.equal(await main(['serve', '--config', file, '--control', path.join(dir, 'c.sock')], io, {}), 2, 'a usage error');
-  t.match(stderr, /ERR_BAD_CONFIG: .*unknown option "idle-timeuot"/);
+  t.match(stderr, /ERR_BAD_CONFIG: .*unknown option "idle-timeuot".*\n  Fix or remove the named key/);
   t.notMatch(stderr, /event=listening/);
 });
 

@@ -46,16 +46,17 @@ async function setup(t: Test) {
   return { dir, daemon, control: daemon.control.path, config };
 }
 
-t.test('healthy: ✓ lines, the summary, exit 0', async (t) => {
+t.test('a daemon on 127.0.0.1 only: ✓ lines for what works, ✗ for port 443 the CA cannot reach, exit 1', async (t) => {
   const { control, config, daemon } = await setup(t);
   const result = await doctor(['--control', control, '--dehydrated-config', config]);
-  t.equal(result.code, 0, result.stdout);
+  t.equal(result.code, 1, result.stdout);
+  t.match(result.stdout, /^✗ port 443: the CA connects to port 443 only/m);
   const port = daemon.listeners.addresses[0]!.port;
   t.match(result.stdout, new RegExp(`^✓ control socket ${control}: alpn-responder `, 'm'));
   t.match(result.stdout, new RegExp(`^✓ port ${port}: alpn-responder \\(pid ${process.pid}, node\\) on 127\\.0\\.0\\.1`, 'm'));
   t.match(result.stdout, new RegExp(`^✓ self-test via 127\\.0\\.0\\.1:${port}: the challenge certificate passes`, 'm'));
-  t.notMatch(result.stdout, /^[✗!]/m, 'no failure, no warning');
-  t.match(result.stdout, /\ndoctor: nothing found that would make a validation fail\n$/);
+  t.same(result.stdout.match(/^[✗!].*/gm), [result.stdout.match(/^✗ port 443: .*/m)?.[0]], 'no other failure, no warning');
+  t.match(result.stdout, /\ndoctor: 1 problem would make a validation fail/);
 });
 
 t.test('--json, and every option from ALPN_RESPONDER_*', async (t) => {
@@ -68,10 +69,10 @@ t.test('--json, and every option from ALPN_RESPONDER_*', async (t) => {
     ALPN_RESPONDER_QUICK: 'true',
     ALPN_RESPONDER_LISTEN: `127.0.0.1:${port} 127.0.0.1:${port}`,
   });
-  t.equal(result.code, 0);
   const parsed = JSON.parse(result.stdout) as { ok: boolean; checks: Check[] };
-  t.equal(parsed.ok, true);
-  t.same(parsed.checks.map((c) => c.id), ['control', 'port'], 'quick: control socket and port owners only, the port once');
+  t.equal(parsed.ok, result.code === 0);
+  t.same(parsed.checks.map((c) => c.id), ['control', 'port', 'ca-port'], 'quick: control socket, port owners and port 443 only, the port once');
+  t.same(parsed.checks.filter((c) => c.id !== 'ca-port' && c.status !== 'pass'), [], 'all but port 443 pass');
 });
 
 t.test('no daemon: ✗ with remedy, exit 1', async (t) => {

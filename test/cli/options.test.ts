@@ -79,6 +79,16 @@ t.test('--workers: 1 by default, auto is one per CPU within 1 to 64', async (t) 
   t.equal((await readServeOptions({ argv: { ...argv, workers: undefined }, env: { ALPN_RESPONDER_WORKERS: 'auto' } })).workers, perCpu, 'from the environment too');
 });
 
+t.test('an environment value the command line overrides is checked too, as a file value is', async (t) => {
+  await t.rejects(readServeOptions({ argv: { ...argv, workers: '1' }, env: { ALPN_RESPONDER_WORKERS: 'abc' } }), {
+    code: 'ERR_BAD_OPTION',
+    message: '--workers "abc" (from ALPN_RESPONDER_WORKERS): a whole number from 1 to 64',
+  });
+  const file = { path: '/etc/alpn-responder.json', values: { workers: 'abc' } };
+  await t.rejects(readServeOptions({ argv: { ...argv, workers: '1' }, env: {}, file }), { message: '--workers "abc" (from /etc/alpn-responder.json): a whole number from 1 to 64' }, 'the same as for the file');
+  t.equal((await readServeOptions({ argv: { ...argv, workers: '1' }, env: { ALPN_RESPONDER_WORKERS: '2' } })).workers, 1, 'a good one is overridden');
+});
+
 t.test('yargs definitions come from the table, without defaults', async (t) => {
   const options = serveYargsOptions();
   t.same(Object.keys(options), optionRows().map(([name]) => name));

@@ -36,6 +36,11 @@ t.test('a bad value stops serve with exit status 2 and one line naming option, v
     [[], { ALPN_RESPONDER_MAX_CHALLENGES: '-3' }, /^alpn-responder: ERR_BAD_OPTION --max-challenges "-3" \(from ALPN_RESPONDER_MAX_CHALLENGES\): /],
     [['--accept-proxy-protocol=yes'], {}, /^alpn-responder: ERR_BAD_OPTION --accept-proxy-protocol "yes": true or false\n$/],
     [['--control-group', 'no-such-group-here'], {}, /^alpn-responder: ERR_BAD_OPTION --control-group "no-such-group-here": a group in \/etc\/group or a numeric gid/],
+    [['--listen', '999.1.1.1:18445'], {}, /^alpn-responder: ERR_BAD_OPTION --listen "999\.1\.1\.1:18445": IP:PORT, IPv6 in brackets, such as 0\.0\.0\.0:443 or \[::\]:443 \("999\.1\.1\.1" is not an IP address; names, even localhost, are not taken\)\n$/],
+    [['--listen', 'nonexistent.invalid:18479'], {}, /^alpn-responder: ERR_BAD_OPTION --listen "nonexistent\.invalid:18479": IP:PORT, .*\("nonexistent\.invalid" is not an IP address/],
+    [['--control-mode', '0777'], {}, /^alpn-responder: ERR_BAD_OPTION --control-mode "0777": an octal file mode that gives others no access, such as 0660 or 0600 \(mode 0777 gives others access, and the mode is the control socket's only access control\)\n$/],
+    [['--control-mode', '0606'], {}, /^alpn-responder: ERR_BAD_OPTION --control-mode "0606": an octal file mode that gives others no access, such as 0660 or 0600 \(mode 0606 gives others access/],
+    [[], { ALPN_RESPONDER_CONTROL_MODE: '0007' }, /^alpn-responder: ERR_BAD_OPTION --control-mode "0007" \(from ALPN_RESPONDER_CONTROL_MODE\): an octal file mode that gives others no access, such as 0660 or 0600 \(mode 0007 gives others access/],
   ];
   for (const [args, env, expected] of cases) {
     const result = await serve(t, args, env);

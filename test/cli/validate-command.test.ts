@@ -84,12 +84,25 @@ t.test('bad input is a usage error, exit 2', async (t) => {
     ['validate', 'exa_mple.test'],
     ['validate', 'a.example.test', '--expect', 'nope'],
     ['validate', 'a.example.test', '--port', '70000'],
-    ['validate', 'a.example.test', '--timeout', '-1'],
   ]) {
     const out = await run(argv);
     t.equal(out.code, VALIDATE_EXIT.usage, argv.join(' '));
     t.match(out.stderr, /^alpn-responder: ERR_[A-Z_]+: .+\n  \S/);
     t.equal(out.stdout, '');
+  }
+});
+
+t.test('--timeout takes the duration syntax of serve\'s options; a bad one is one ERR_BAD_OPTION line, exit 2', async (t) => {
+  const allowed = 'a duration from 1ms to 10m such as 10s or 500ms (a bare number is seconds)';
+  for (const bad of ['abc', '0', '-1', '11m', '5x']) {
+    const out = await run(['validate', 'a.example.test', '--host', '127.0.0.1', '--timeout', bad]);
+    t.equal(out.code, VALIDATE_EXIT.usage, bad);
+    t.equal(out.stderr, `alpn-responder: ERR_BAD_OPTION --timeout "${bad}": ${allowed}\n`, bad);
+    t.notMatch(out.stderr, /NaN|between 0/);
+  }
+  for (const good of ['500ms', '2s', '2']) {
+    const out = await run(['validate', '127.0.0.1', '--port', '1', '--timeout', good]);
+    t.equal(out.code, VALIDATE_EXIT.rejected, `${good}: accepted, and the check ran (nothing listens on port 1)`);
   }
 });
 

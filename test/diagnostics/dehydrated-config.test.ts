@@ -6,9 +6,10 @@ import { chmod, copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import t from 'tap';
 import type { Check } from '../../src/diagnostics/checklist.js';
-import { examineDehydratedConfig, OUR_HOOK } from '../../src/diagnostics/dehydrated-config-files.js';
+import { examineDehydratedConfig, installedHook, OUR_HOOK } from '../../src/diagnostics/dehydrated-config-files.js';
 import { judgeDehydratedConfig, parseShellAssignments, type HookFacts } from '../../src/diagnostics/dehydrated-config.js';
 import { shortTempDir } from '../helpers/tmp.js';
+import { REPO_ROOT as REPO } from '../helpers/daemon.js';
 
 const values = (text: string, file = 'config') =>
   Object.fromEntries([...parseShellAssignments(text, file)].map(([name, v]) => [name, v.value]));
@@ -81,9 +82,12 @@ const hookFacts = (overrides: Partial<HookFacts> = {}): HookFacts => ({
   ...overrides,
 });
 
+/** Where the Debian package installs the hook: the remedies name the running installation's, never /opt/. */
+const DEB_HOOK = '/usr/share/alpn-responder/dehydrated-hook.sh';
+
 function judge(text: string, hook?: HookFacts) {
   const vars = parseShellAssignments(text, 'config');
-  return judgeDehydratedConfig({ files: ['config'], vars, ...(hook === undefined ? {} : { hook }) }).map((c) => `${c.status} ${c.title}`);
+  return judgeDehydratedConfig({ files: ['config'], vars, ourHook: DEB_HOOK, ...(hook === undefined ? {} : { hook }) }).map((c) => `${c.status} ${c.title}`);
 }
 
 t.test('judgement', async (t) => {
@@ -104,6 +108,25 @@ t.test('judgement', async (t) => {
   t.match(hookLine(hookFacts({ ours: false, mentionsUs: false, path: '/x' })), /^fail .*is not alpn-responder's hook and does not refer to it/);
   t.match(judge('export ALPN_RESPONDER_CONTROL=/run/x.sock\n'), [/./, /./, /./, /./, /^info .*uses the control socket \/run\/x\.sock/]);
   t.match(judge('ALPN_RESPONDER_CONTROL=/run/x.sock\n')[4], /^warn .*set \(config:1\) but not exported: the hook does not see it/);
+});
+
+t.test('the remedies name the hook of the running installation', async (t) => {
+  const remedies = (text: string, hook?: HookFacts) =>
+    judgeDehydratedConfig({ files: ['config'], vars: parseShellAssignments(text, 'config'), ourHook: DEB_HOOK, ...(hook === undefined ? {} : { hook }) })
+      .filter((c) => c.title.includes('HOOK'))
+      .map((c) => c.remedy ?? '');
+  const wanted = `Set HOOK="${DEB_HOOK}" (the hook of this installation)`;
+  t.match(remedies(''), [new RegExp(`^${wanted.replace(/[.()]/g, '\\$&')}\\.`)], 'HOOK not set');
+  t.match(remedies('HOOK=/x\n', hookFacts({ exists: false, path: '/x' })), [new RegExp(DEB_HOOK)], 'HOOK missing');
+  t.match(remedies('HOOK=/x\n', hookFacts({ ours: false, mentionsUs: false, path: '/x' })), [new RegExp(DEB_HOOK)], 'another hook');
+  t.notMatch(remedies('').join(), /\/opt\//);
+  const dir = shortTempDir(t);
+  const deb = path.join(dir, 'share', 'dehydrated-hook.sh');
+  t.equal(installedHook([path.join(dir, 'hooks', 'dehydrated-hook.sh'), deb]), path.join(dir, 'hooks', 'dehydrated-hook.sh'), 'none exists: the clone layout');
+  await mkdir(path.dirname(deb));
+  await writeFile(deb, '#!/bin/sh\n');
+  t.equal(installedHook([path.join(dir, 'hooks', 'dehydrated-hook.sh'), deb]), deb, 'the packaged one when it is the one there');
+  t.equal(OUR_HOOK, path.join(REPO, 'hooks', 'dehydrated-hook.sh'), 'from this checkout: its hooks/');
 });
 
 const hookCheck = (report: { checks: readonly Check[] }) => report.checks.find((c) => c.title.startsWith('dehydrated: HOOK '));

@@ -31,9 +31,16 @@ async function goodConfig(dir: string, extra = ''): Promise<string> {
   return file;
 }
 
+/**
+ * The CA's port is one nothing here listens on (tcpmux, 1), so that the runs do not depend on who holds 443 on this
+ * host: every loopback daemon then gets the ✗ ca-port line (judged in ca-port.test.ts; the real 443 below).
+ */
 function doctor(options: Partial<DoctorOptions> & { controlPath: string }): Promise<Check[]> {
-  return runDoctor({ controlPathIsDefault: false, quick: false, ...options });
+  return runDoctor({ controlPathIsDefault: false, quick: false, caPort: 1, ...options });
 }
+
+/** The one line every loopback daemon gets: the CA could not reach it. */
+const CA_PORT_REFUSED = { id: 'ca-port', status: 'fail', title: /^port 1: the CA connects to port 1 only, and nothing listens there that it can reach/ };
 
 const lines = (checks: readonly Check[], id: string) => checks.filter((c) => c.id === id);
 const show = (checks: readonly Check[]) => checks.map((c) => `${c.status} ${c.title}${c.remedy ? ` → ${c.remedy}` : ''}`).join('\n');
@@ -41,7 +48,8 @@ const show = (checks: readonly Check[]) => checks.map((c) => `${c.status} ${c.ti
 t.test('a healthy daemon: every check passes, and the self-test leaves nothing behind', async (t) => {
   const { daemon, dir, controlPath } = await startDaemon(t);
   const checks = await doctor({ controlPath, dehydratedConfig: await goodConfig(dir) });
-  t.same(checks.filter((c) => c.status === 'fail' || c.status === 'warn'), [], show(checks));
+  t.same(checks.filter((c) => c.id !== 'ca-port' && (c.status === 'fail' || c.status === 'warn')), [], show(checks));
+  t.match(lines(checks, 'ca-port'), [CA_PORT_REFUSED], 'but on loopback only, the CA cannot reach it');
   const ports = daemon.listeners.addresses.map((a) => a.port);
   t.match(lines(checks, 'control'), [{ status: 'pass', title: new RegExp(`^control socket ${controlPath}: alpn-responder \\S+, up \\d+s, listening on 127\\.0\\.0\\.1:${ports[0]}`) }]);
   t.same(
@@ -67,6 +75,32 @@ t.test('the control socket the dehydrated config exports is the one checked', as
   t.match(lines(explicit, 'control')[0], { status: 'fail', title: /given\.sock: no such socket/ }, 'an explicit --control wins');
 });
 
+t.test('the hook uses another control socket than the one checked: ✗ when it does not answer, ! when it does', async (t) => {
+  const { dir, controlPath } = await startDaemon(t);
+  const confD = path.join(dir, 'conf.d');
+  await mkdir(confD);
+  const other = path.join(dir, 'other.sock');
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${other}\n`);
+  const config = await goodConfig(dir, `CONFIG_D=${confD}\n`);
+  const checks = await doctor({ controlPath, dehydratedConfig: config });
+  t.match(lines(checks, 'control'), [{ status: 'pass' }], 'the checked daemon is fine');
+  t.match(
+    checks.find((c) => c.title.includes('deploy would fail')),
+    { id: 'dehydrated', status: 'fail', title: `dehydrated: the hook's deploy would fail: ALPN_RESPONDER_CONTROL names the control socket ${other}: no such socket: the daemon is not running`, remedy: new RegExp(`export ALPN_RESPONDER_CONTROL=${controlPath}`) },
+    show(checks),
+  );
+
+  const second = await startDaemon(t);
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${second.controlPath}\n`);
+  const two = await doctor({ controlPath, dehydratedConfig: config });
+  t.match(two.find((c) => c.title.includes('the hook deploys through')), { status: 'warn', title: new RegExp(`another daemon than the one checked at ${controlPath}`) }, show(two));
+  t.notOk(two.some((c) => c.title.includes('deploy would fail')));
+
+  await writeFile(path.join(confD, 'alpn.sh'), `export ALPN_RESPONDER_CONTROL=${controlPath}\n`);
+  const same = await doctor({ controlPath, dehydratedConfig: config });
+  t.notOk(same.some((c) => /deploy would fail|the hook deploys through/.test(c.title)), 'the same socket: nothing to add');
+});
+
 t.test('nginx holding a port: the line names its pid and process, and the run fails', requirePeers(t, ['nginx']), async (t) => {
   const { dir, controlPath } = await startDaemon(t);
   const nginx = await startNginx(t, { mode: 'snippet', http: (port) => `server { listen 127.0.0.1:${port}; return 204; }` });
@@ -88,7 +122,7 @@ t.test('behind nginx stream: the front passes the self-test, the direct one is e
   const acme = daemon.listeners.addresses[0]!;
   const front = await startNginx(t, { mode: 'stream-front', acme, backend: { host: '127.0.0.1', port: 9 }, proxyProtocol: true });
   const checks = await doctor({ controlPath, listen: [{ host: '127.0.0.1', port: front.port }], dehydratedConfig: await goodConfig(dir) });
-  t.same(checks.filter((c) => c.status === 'fail'), [], show(checks));
+  t.same(checks.filter((c) => c.id !== 'ca-port' && c.status === 'fail'), [], show(checks));
   t.match(lines(checks, 'port').find((c) => c.title.startsWith(`port ${front.port}:`))?.title, /nginx \(pid \d+\) on 127\.0\.0\.1 passes acme-tls\/1 on to the daemon/);
   t.match(lines(checks, 'self-test').find((c) => c.title.includes(`:${acme.port}:`)), { status: 'warn', remedy: /--accept-proxy-protocol/ });
 });
@@ -156,6 +190,26 @@ async function startOpenssl(t: Test, dir: string, family: '-4' | '-6', accept: s
 async function doctorCli(controlPath: string, config: string, extra: readonly string[] = []) {
   return run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'doctor', '--control', controlPath, '--dehydrated-config', config, ...extra], { timeoutMs: 60_000 });
 }
+
+t.test('the daemon on 127.0.0.1 and a high port: the built doctor says ✗ port 443, exit 1, quick too', async (t) => {
+  const { dir, controlPath, daemon } = await startDaemon(t, { listen: [{ host: '127.0.0.1', port: 0 }] });
+  const at = `127.0.0.1:${daemon.listeners.addresses[0]!.port}`;
+  for (const extra of [[], ['--quick']]) {
+    const result = await doctorCli(controlPath, await goodConfig(dir), extra);
+    const output = result.stdout + result.stderr;
+    // Nothing reachable on 443 here: refused. If something is (a peer's test holds it), the self-test through it
+    // cannot reach this daemon (✗), and --quick, which cannot test it, warns (!).
+    const refused = new RegExp(`^✗ port 443: the CA connects to port 443 only, and nothing listens there that it can reach \\(the daemon listens on ${at.replace(/\./g, '\\.')}\\): the CA would get "Connection refused"$`, 'm');
+    const held = new RegExp(`^${extra.length === 0 ? '✗' : '!'} port 443: the CA connects to port 443 only, and the daemon listens on ${at.replace(/\./g, '\\.')}: `, 'm');
+    if (refused.test(result.stdout)) {
+      t.not(result.code, 0, output);
+      t.notMatch(result.stdout, /nothing found that would make a validation fail/);
+      t.match(result.stdout, /^ {4}→ Listen where the CA can connect|^ {4}→ Run the daemon with --listen '\[::\]:443', or put a front proxy on port 443/m);
+    } else {
+      t.match(result.stdout, held, `443 is held by another process here: ${output}`);
+    }
+  }
+});
 
 const splitFamily = (await hasIPv6Loopback()) ? requirePeers(t, ['openssl'], true) : { skip: 'needs an IPv6 loopback' };
 

@@ -357,6 +357,14 @@ t.test('the system resolver: /etc/hosts counts (--host localhost)', async (t) =>
   t.match(result, { ok: true, attempts: [{ address: '127.0.0.1', outcome: 'accepted' }] }, JSON.stringify(result));
 });
 
+t.test('--resolver that does not answer: the hint says so, not "create a record"', async (t) => {
+  const dead = `127.0.0.1:${await helperFreePort(['127.0.0.1'], { udp: true })}`;
+  const result = await validate({ name: 'a.example.test', port: 1, resolver: dead });
+  t.match(result, { ok: false, attempts: [] });
+  t.match(result.hint, new RegExp(`^the DNS server ${dead.replace(/\./g, '\\.')} \\(--resolver\\) did not answer, so nothing is known about a\\.example\\.test's records: check that a DNS server runs at`), result.problem ?? '');
+  t.notMatch(result.hint, /create an A/);
+});
+
 const challtestsrv = requirePeers(t, ['pebble-challtestsrv']);
 t.test('--resolver: every A and AAAA from a test DNS server, IPv6 first', challtestsrv, async (t) => {
   const dns = await startChallTestSrv(t);
@@ -380,6 +388,7 @@ t.test('--resolver: every A and AAAA from a test DNS server, IPv6 first', challt
 
   const missing = await validate({ name: 'b.example.test', port, resolver: dns.server });
   t.equal(missing.problem, 'no valid A records found for b.example.test; no valid AAAA records found for b.example.test');
+  t.match(missing.hint, `b.example.test has no address in DNS (asked with the DNS server ${dns.server} (--resolver); the CA asks with its own): create an A`);
   await t.rejects(validate({ name: NAME, resolver: 'localhost:53' }), { code: 'ERR_BAD_RESOLVER' });
 });
 

@@ -59,11 +59,11 @@ export function invalidText(name: OptionName, info: KindInfo, optional: boolean)
     case 'text':
       return fc.oneof(...empty, fc.constantFrom('has space', 'é', 'a'.repeat(65), 'tab\there'));
     case 'address':
-      return fc.constantFrom('nonsense', '1.2.3.4', '1.2.3.4:99999', '[::1', '::1:443', 'host:-1', ':443');
+      return fc.constantFrom('nonsense', '1.2.3.4', '1.2.3.4:99999', '[::1', '::1:443', 'host:-1', ':443', '999.1.1.1:18445', 'nonexistent.invalid:18479', 'localhost:443');
     case 'backend':
       return fc.constantFrom('nowhere', 'a.test=nowhere', '127.0.0.1:0', '127.0.0.1:1 127.0.0.1:2', 'bad name=127.0.0.1:1');
     case 'mode':
-      return fc.constantFrom('999', 'rw', '01660', '66', '', 'u+rw');
+      return fc.constantFrom('999', 'rw', '01660', '66', '', 'u+rw', '0777', '0606', '0007', '664');
     case 'group':
       return fc.constantFrom('no-such-group', 'wheel2', '-1', '12345678901');
     case 'user':
@@ -116,7 +116,7 @@ export function validValue(name: OptionName, row: OptionRow): fc.Arbitrary<{ raw
     case 'text':
       return fc.stringMatching(/^[!-~]{1,64}$/).map((raw) => ({ raw, check: (options: DaemonOptions) => options.store?.prefix === raw }));
     case 'address':
-      return fc.constantFrom<[unknown, string[]]>(['0.0.0.0:443', ['0.0.0.0:443']], ['[::]:443 127.0.0.1:8443', ['[::]:443', '127.0.0.1:8443']], [['[::1]:0', 'localhost:9'], ['[::1]:0', 'localhost:9']]).map(([raw, want]) => ({
+      return fc.constantFrom<[unknown, string[]]>(['0.0.0.0:443', ['0.0.0.0:443']], ['[::]:443 127.0.0.1:8443', ['[::]:443', '127.0.0.1:8443']], [['[::1]:0', '127.0.0.1:9'], ['[::1]:0', '127.0.0.1:9']]).map(([raw, want]) => ({
         raw,
         check: (options: DaemonOptions) => options.listen.map((a) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`)).join() === want.join(),
       }));

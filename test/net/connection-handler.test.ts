@@ -367,7 +367,7 @@ t.test('a dead backend is logged at warn, once a second however many connections
     await closed(client);
   }
   await h.outcome(3);
-  t.match(h.outcomes()[0], { outcome: 'passed', reason: 'backend-unreachable:ECONNREFUSED' });
+  t.match(h.outcomes()[0], { outcome: 'backend-failed', reason: 'backend-unreachable:ECONNREFUSED', up: 0, down: 0 });
   const warnings = h.lines.filter((line) => line.event === 'backend-failed');
   t.match(warnings, [{ level: 'warn', fields: { backend: `127.0.0.1:${deadPort}`, reason: 'backend-unreachable:ECONNREFUSED' } }], 'the first at once, the rest counted');
   await waitUntil('the suppressed count', () => h.lines.find((line) => line.event === 'backend-failed' && line.fields.suppressed === 2), 5000, 10);

@@ -242,10 +242,12 @@ t.test('a directory where the file should be counts as unreadable', async (t) =>
 t.test('a state directory that cannot be written stops open', async (t) => {
   const dir = shortTempDir(t);
   const journal = new FileJournal(path.join(dir, 'missing', 'state.json'));
-  await t.rejects(JournaledChallengeStore.open({ journal, maxChallenges: 10, log: { log() {} } }), {
+  const events: string[] = [];
+  await t.rejects(JournaledChallengeStore.open({ journal, maxChallenges: 10, log: { log: (_level: string, event: string) => void events.push(event) } }), {
     code: 'ERR_STATE_WRITE_FAILED',
     message: /missing\/state\.json: ENOENT/,
   });
+  t.notOk(events.includes('state-loaded'), `no state-loaded before the failure: ${events.join(' ')}`);
 });
 
 t.test('several deploys of a name are written (version 2), cleaned by digest, and come back after a restart in order', async (t) => {

@@ -51,6 +51,11 @@ for (const workers of ['1', '2']) {
     t.not(result.code, 0, 'non-zero exit');
     t.match(output, /ERR_STATE_WRITE_FAILED|state-write-failed/, 'says the state could not be written');
     t.match(output, /EACCES/, 'with the system\'s reason');
+    if (workers === '1') {
+      t.match(output, /\n {2}The daemon serves as --user nobody \(uid \d+, gid \d+\): make \S+ exist and be writable by that account .*then start the daemon again\.\n/, 'the remedy names the --user account and says to start again');
+      t.notMatch(output, /deploy again/);
+      t.notMatch(output, /event=state-loaded/, 'no state-loaded right before the failure');
+    }
     t.notMatch(output, / event=ready /, 'never ready');
     t.same(readdirSync(dir).filter((name) => name !== 'c.sock'), [], 'nothing was written there (as root)');
     t.ok(target.intact());
