@@ -96,7 +96,8 @@ t.test('blocks marked runs-in: every command is in a script CI runs', async (t) 
 
 t.test('the other blocks run here, in a sandbox', requirePeers(t, ['bash', 'openssl'], true), async (t) => {
   const dir = shortTempDir(t);
-  const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir: path.join(dir, 'daemon') });
+  // On every address, as a daemon the CA can reach; doctor is told the CA's port is the daemon's (--ca-port).
+  const daemon = await startDaemon({ listen: ['0.0.0.0:0'], dir: path.join(dir, 'daemon') });
   t.teardown(() => daemon.stop());
   const bin = path.join(dir, 'bin');
   await run('mkdir', ['-p', bin], { timeoutMs: 5_000 });
@@ -105,6 +106,7 @@ t.test('the other blocks run here, in a sandbox', requirePeers(t, ['bash', 'open
     PATH: `${bin}:${process.env.PATH ?? ''}`,
     ALPN_RESPONDER_CONTROL: daemon.controlPath,
     ALPN_RESPONDER_PORT: String(daemon.listeners[0]?.port ?? 0),
+    ALPN_RESPONDER_CA_PORT: String(daemon.listeners[0]?.port ?? 0),
   });
   for (const block of blocks.filter((b) => b.runsIn === undefined)) {
     const result = await run('bash', ['-euo', 'pipefail', '-c', block.text], { env, cwd: dir, timeoutMs: 60_000 });

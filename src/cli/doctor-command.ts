@@ -7,6 +7,7 @@ import { DEFAULT_CONTROL_PATH } from '../constants.js';
 import { explainCaResponse } from '../diagnostics/ca-hint.js';
 import { checklistJson, formatChecklist, hasFailure } from '../diagnostics/checklist.js';
 import { runDoctor } from '../diagnostics/doctor.js';
+import { AlpnResponderError } from '../errors.js';
 import { parseListenAddress } from '../net/listen-address.js';
 import type { CliIo } from './main.js';
 import { envName, splitList } from './options.js';
@@ -17,6 +18,15 @@ export interface DoctorCommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Receives the exit code: 0 healthy (warnings allowed), 1 when a check failed. */
   setExitCode(code: number): void;
+}
+
+/** `--ca-port`: the port the CA connects to; anything but a TCP port is a usage error (exit 2). */
+function caPortOf(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new AlpnResponderError('ERR_BAD_OPTION', `--ca-port ${JSON.stringify(text)}: a TCP port from 1 to 65535 (443 for every public CA)`);
+  }
+  return port;
 }
 
 function explain(io: CliIo, text: string, json: boolean): void {
@@ -71,6 +81,11 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
           default: envOr('user', undefined),
           describe: 'the daemon\'s --user, for the --state check (default: the user running doctor)',
         })
+        .option('ca-port', {
+          type: 'string',
+          default: envOr('ca-port', '443'),
+          describe: 'the port the CA validates on: 443 for every public CA (RFC 8737); a test CA\'s own, e.g. pebble\'s tlsPort',
+        })
         .option('quick', {
           type: 'boolean',
           default: envOr('quick', 'false') === 'true',
@@ -93,6 +108,7 @@ export function registerDoctorCommand<T extends { control: string }>(parser: Arg
         controlPath: args.control,
         controlPathIsDefault: args.control === DEFAULT_CONTROL_PATH,
         quick: args.quick,
+        caPort: caPortOf(args.caPort),
         ...(listen === undefined ? {} : { listen }),
         ...(args.dehydratedConfig === undefined ? {} : { dehydratedConfig: args.dehydratedConfig }),
         ...(args.state === undefined ? {} : { state: args.state }),

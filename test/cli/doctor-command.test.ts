@@ -89,6 +89,23 @@ t.test('a bad --listen is the usual ERR_BAD_LISTEN_ADDRESS', async (t) => {
   t.ok(hasCode(error, 'ERR_BAD_LISTEN_ADDRESS'), String(error));
 });
 
+t.test('--ca-port: the CA\'s port (a test CA\'s own); anything but a TCP port is ERR_BAD_OPTION', async (t) => {
+  for (const bad of ['0', '65536', 'abc', '-1', '44 3', '']) {
+    const error: unknown = await doctor(['--ca-port', bad, '--quick']).catch((e: unknown) => e);
+    t.ok(hasCode(error, 'ERR_BAD_OPTION'), `${JSON.stringify(bad)}: ${String(error)}`);
+  }
+  const dir = shortTempDir(t);
+  const daemon = await Daemon.start(testDaemonOptions(dir, { listen: [{ host: '0.0.0.0', port: 0 }] }), silentLogger);
+  t.teardown(() => daemon.close());
+  const port = daemon.listeners.addresses[0]!.port;
+  const fromFlag = await doctor(['--control', daemon.control.path, '--quick', '--ca-port', String(port)]);
+  t.notMatch(fromFlag.stdout, /^✗ port 443/m, 'port 443 is not looked at when the CA uses another');
+  t.match(fromFlag.stdout, new RegExp(`^✓ port ${port}: alpn-responder`, 'm'));
+  t.equal(fromFlag.code, 0, fromFlag.stdout);
+  const fromEnv = await doctor(['--quick'], { ALPN_RESPONDER_CONTROL: daemon.control.path, ALPN_RESPONDER_CA_PORT: String(port) });
+  t.equal(fromEnv.code, 0, fromEnv.stdout);
+});
+
 t.test('--explain: the CA text and its hints, exit 0, no socket needed', async (t) => {
   const result = await doctor(['--control', '/nonexistent/control.sock', '--explain', '2001:db8::1: Connection refused']);
   t.equal(result.code, 0);
