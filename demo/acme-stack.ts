@@ -273,7 +273,8 @@ export async function runDehydrated(options: DehydratedOptions): Promise<Dehydra
       '',
     ].join('\n'),
   );
-  const env = cleanEnv(options.env);
+  // The hook's startup check (doctor --quick) asks whether the CA's port reaches the daemon: pebble's, not 443.
+  const env = cleanEnv({ ALPN_RESPONDER_CA_PORT: String(options.stack.tlsPort), ...options.env });
   // A silence limit (see run()): dehydrated prints as it goes, so however slow the machine, it is not cut off.
   const { timeoutMs } = options;
   const register = await run('dehydrated', ['--config', configFile, '--register', '--accept-terms'], {

@@ -33,6 +33,8 @@
 #                             on PATH, else node <this dir>/../dist/cli.js.
 #   ALPN_RESPONDER_TIMEOUT    seconds to wait for each answer (default 10)
 #   ALPN_RESPONDER_TTL        optional lifetime of deployed challenges, in seconds
+#   ALPN_RESPONDER_CA_PORT    the port the CA validates on, for the startup check (default 443; a test CA's own,
+#                             such as pebble's tlsPort)
 #
 # nc must be netcat-openbsd (it needs -U for Unix sockets).
 
@@ -44,6 +46,7 @@ TIMEOUT="${ALPN_RESPONDER_TIMEOUT:-10}"
 TRANSPORT="${ALPN_RESPONDER_TRANSPORT:-auto}"
 TTL="${ALPN_RESPONDER_TTL:-}"
 NEXT_HOOK="${ALPN_RESPONDER_NEXT_HOOK:-}"
+CA_PORT="${ALPN_RESPONDER_CA_PORT:-443}"
 HOOK_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 
 CLI=()
@@ -336,7 +339,7 @@ startup_check() {
   choose_transport
   if [[ "$TRANSPORT" == cli ]]; then
     local rc=0
-    cli_capture doctor --quick --control "$CONTROL" || rc=$?
+    cli_capture doctor --quick --control "$CONTROL" --ca-port "$CA_PORT" || rc=$?
     case "$rc" in
       0)
         each_line say "$CLI_OUT"

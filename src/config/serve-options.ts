@@ -304,7 +304,7 @@ export const SERVE_OPTIONS = {
     default: String(DEFAULT_HANDSHAKE_BURST),
     reload: true,
     help: 'challenge handshakes one client IPv4 address or IPv6 /64 may start at once (token bucket size)',
-    doc: 'challenge handshakes one IPv4 address or IPv6 /64 may start at once: the size of the bucket `--handshake-rate` refills. The default equals `--max-connections-per-source`',
+    doc: 'challenge handshakes one IPv4 address or IPv6 /64 may start at once: the size of the bucket `--handshake-rate` refills. The default is above `--max-connections-per-source` on purpose, so that one CA address validating a 100-name order at once is never refused ([security.md](security.md#limits))',
   }),
   'max-control-connections': row({
     key: 'maxControlConnections',

@@ -15,6 +15,11 @@ export const CA_PORT = 443;
 export interface CaPortFacts {
   /** {@link CA_PORT}; tests point it at an ephemeral port. */
   readonly caPort: number;
+  /**
+   * A test CA on this host (`--ca-port` other than 443, such as pebble's tlsPort): it reaches loopback addresses
+   * too, so a daemon on 127.0.0.1 or ::1 counts as reachable.
+   */
+  readonly caOnThisHost?: boolean;
   readonly sockets: readonly ListeningSocket[];
   readonly visibility: SocketVisibility;
   /** Undefined when the control socket did not answer: then the daemon's default port is examined instead. */
@@ -42,11 +47,12 @@ function owner(socket: ListeningSocket): string {
 export function judgeCaPort(facts: CaPortFacts): Check[] {
   const { caPort, daemon, visibility } = facts;
   if (daemon === undefined || visibility.tool === 'none' || visibility.tool === 'timeout') return [];
-  if (daemon.listeners.some((l) => l.port === caPort && !isLoopback(l.host))) return [];
+  const reachable = (host: string): boolean => facts.caOnThisHost === true || !isLoopback(host);
+  if (daemon.listeners.some((l) => l.port === caPort && reachable(l.host))) return [];
   const daemonAt = daemon.listeners.map(formatListenAddress).join(', ');
   const check = (status: Check['status'], title: string, remedy: string): Check => ({ id: 'ca-port', status, title: `port ${caPort}: ${title}`, remedy });
   const layoutC = `docs/layouts.md, layout (c)`;
-  const outside = facts.sockets.filter((s) => s.port === caPort && !isLoopback(s.address));
+  const outside = facts.sockets.filter((s) => s.port === caPort && reachable(s.address));
   if (outside.length === 0) {
     const loopbackOnCaPort = daemon.listeners.some((l) => l.port === caPort);
     return [

@@ -107,7 +107,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
   const verdicts = selfTest === undefined ? {} : { selfTest: (s: ListeningSocket) => selfTest.throughSocket(s) };
   const ports = [
     ...targetPorts(targets).flatMap((port) => judgePort({ port, ...table, daemon, ...verdicts })),
-    ...judgeCaPort({ caPort, ...table, daemon, ...verdicts }),
+    ...judgeCaPort({ caPort, caOnThisHost: caPort !== CA_PORT, ...table, daemon, ...verdicts }),
   ];
   const state = options.state === undefined ? [] : [await checkStateDirectory(options.state, options.user)];
   if (options.quick) return [control.check, ...ports, ...state];

@@ -103,6 +103,8 @@ t.test('--control from the environment or the config file is used unless the com
     t.teardown(() => proc.stop());
     const line = await waitUntil(`control-listening (${expected})`, () => proc.output().split('\n').find((l) => l.includes(' event=control-listening ')), 15_000);
     t.match(line, `path=${path.join(dir, expected)} `, expected);
+    // Stopped once ready: a SIGTERM before the signal handlers are installed ends the process by the signal.
+    await waitUntil(`ready (${expected})`, () => proc.output().includes(' event=ready ') || undefined, 15_000);
     t.equal(await proc.stop(), 0);
   }
 });

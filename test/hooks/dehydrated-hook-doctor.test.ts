@@ -36,10 +36,12 @@ t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
   const dir = shortTempDir(t);
   const daemon = await startDaemon({ listen: ['127.0.0.1:0'], dir: path.join(dir, 'daemon') });
   t.teardown(() => daemon.stop());
+  // The CA here is a test CA on this host that dials the daemon's port (as pebble dials its tlsPort).
+  const caPort = String(daemon.listeners[0]?.port);
 
   for (const transport of TRANSPORTS) {
     t.test(`transport ${transport.name}`, requirePeers(t, transport.peers), async (t) => {
-      const healthy = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_TRANSPORT: transport.name });
+      const healthy = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_TRANSPORT: transport.name, ALPN_RESPONDER_CA_PORT: caPort });
       t.equal(healthy.code, 0, 'a healthy daemon: exit 0', healthy);
       t.match(healthy.stdout, /alpn-responder: .*(control socket|version=)/, 'says what it checked');
 
@@ -60,7 +62,7 @@ t.test('startup_hook', requirePeers(t, ['bash'], true), async (t) => {
     const next = path.join(dir, 'next.sh');
     await writeFile(next, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${record}'\n`);
     await chmod(next, 0o755);
-    const ok = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_NEXT_HOOK: next });
+    const ok = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_NEXT_HOOK: next, ALPN_RESPONDER_CA_PORT: caPort });
     t.equal(ok.code, 0, ok.stderr);
     const down = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: path.join(dir, 'nope.sock'), ALPN_RESPONDER_NEXT_HOOK: next });
     t.not(down.code, 0);
@@ -74,7 +76,7 @@ t.test('startup_hook: another process on the daemon\'s port', { ...requirePeers(
   const nginx = await startNginx(t, { mode: 'snippet', host: '::1', http: (port) => `server { listen [::1]:${port}; return 204; }` });
   const daemon = await startDaemon({ listen: [`127.0.0.1:${nginx.port}`], dir: shortTempDir(t) });
   t.teardown(() => daemon.stop());
-  const result = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_TRANSPORT: 'cli' });
+  const result = await hook(['startup_hook'], { ALPN_RESPONDER_CONTROL: daemon.controlPath, ALPN_RESPONDER_TRANSPORT: 'cli', ALPN_RESPONDER_CA_PORT: String(nginx.port) });
   t.equal(result.code, 1, 'dehydrated stops', result);
   t.match(result.stderr, new RegExp(`✗ port ${nginx.port}: nginx \\(pid \\d+\\) listens on \\[::1\\], not alpn-responder`));
 });
