@@ -117,3 +117,15 @@ export function formatIpAddress(bytes: Uint8Array): string {
   if (bestStart < 0) return hex(groups);
   return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
 }
+
+/**
+ * True for an address of this host's loopback: 127.0.0.0/8, ::1, and 127.x written IPv4-mapped. False for anything
+ * that is not an IP address.
+ */
+export function isLoopbackAddress(text: string): boolean {
+  const bytes = parseIPv4(text) ?? parseIPv6(withoutZone(text));
+  if (bytes === undefined) return false;
+  if (bytes.length === 4) return bytes[0] === 127;
+  if (isIPv4Mapped(bytes)) return bytes[12] === 127;
+  return bytes.every((byte, i) => byte === (i === 15 ? 1 : 0));
+}

@@ -3,7 +3,7 @@
  * the chosen IP address [...] on port 443", from outside this host: a daemon on loopback only, or on another port
  * with nothing on 443 that passes acme-tls/1 on to it, is never asked. Pure: `port-owner.ts`'s facts in, checks out.
  */
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../ip-address.js';
+import { isLoopbackAddress } from '../ip-address.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import type { Check } from './checklist.js';
 import type { DaemonView, ListeningSocket, SocketVerdict, SocketVisibility } from './port-owner.js';
@@ -28,12 +28,6 @@ export interface CaPortFacts {
   readonly selfTest?: (socket: ListeningSocket) => SocketVerdict;
 }
 
-function isLoopback(host: string): boolean {
-  const bytes = parseIPv4(host) ?? parseIPv6(host.replace(/%.*$/, ''));
-  const address = bytes === undefined ? host : formatIpAddress(bytes);
-  return address === '::1' || address.startsWith('127.') || address === 'localhost';
-}
-
 function owner(socket: ListeningSocket): string {
   const where = socket.address.includes(':') ? `[${socket.address}]` : socket.address;
   return socket.pid === undefined ? `a process on ${where}` : `${socket.process ?? 'process'} (pid ${socket.pid}) on ${where}`;
@@ -47,7 +41,8 @@ function owner(socket: ListeningSocket): string {
 export function judgeCaPort(facts: CaPortFacts): Check[] {
   const { caPort, daemon, visibility } = facts;
   if (daemon === undefined || visibility.tool === 'none' || visibility.tool === 'timeout') return [];
-  const reachable = (host: string): boolean => facts.caOnThisHost === true || !isLoopback(host);
+  // A daemon's own listener may still be named `localhost` by a daemon older than the IP-only --listen.
+  const reachable = (host: string): boolean => facts.caOnThisHost === true || !(host === 'localhost' || isLoopbackAddress(host));
   if (daemon.listeners.some((l) => l.port === caPort && reachable(l.host))) return [];
   const daemonAt = daemon.listeners.map(formatListenAddress).join(', ');
   const check = (status: Check['status'], title: string, remedy: string): Check => ({ id: 'ca-port', status, title: `port ${caPort}: ${title}`, remedy });

@@ -4,7 +4,7 @@
  * every verdict can be tested with fixture lists.
  */
 import type { NetworkInterfaceInfo } from 'node:os';
-import { formatIpAddress, parseIPv4, parseIPv6 } from '../ip-address.js';
+import { formatIpAddress, parseIPv4, parseIPv6, isLoopbackAddress } from '../ip-address.js';
 import type { ListenAddress } from '../net/listen-address.js';
 import type { Check } from './checklist.js';
 
@@ -125,10 +125,6 @@ export interface PortFacts {
   readonly selfTest?: (socket: ListeningSocket) => SocketVerdict;
 }
 
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.');
-}
-
 function hostText(address: string): string {
   return address.includes(':') ? `[${address}]` : address;
 }
@@ -236,7 +232,7 @@ export function judgePort(facts: PortFacts): Check[] {
 
   // Address families: only for ports the CA can reach (not a loopback port behind a front proxy).
   const serving = [...ours, ...foreign.filter((s) => verdictOf(s)?.kind === 'passed')];
-  if (serving.some((s) => !isLoopback(s.address))) {
+  if (serving.some((s) => !isLoopbackAddress(s.address))) {
     const { v4, v6 } = families(serving, isOurs);
     const [globalV6] = facts.globalIPv6;
     if (v4 && !v6 && globalV6 !== undefined) {

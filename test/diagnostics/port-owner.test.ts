@@ -3,6 +3,7 @@
  * returns them from netstat (tcp6, `::`, pid/name) and from ss (`*` dual-stack, `[::]` IPv6-only).
  */
 import t from 'tap';
+import { row } from '../helpers/listen-rows.js';
 import type { NetworkInterfaceInfo } from 'node:os';
 import type { Check } from '../../src/diagnostics/checklist.js';
 import {
@@ -14,14 +15,6 @@ import {
   type SocketVisibility,
 } from '../../src/diagnostics/port-owner.js';
 
-const row = (protocol: string, localAddress: string, localPort: string, pid: number | null, process = ''): RawConnection => ({
-  protocol,
-  localAddress,
-  localPort,
-  state: 'LISTEN',
-  pid,
-  process,
-});
 
 const ROOT_NETSTAT: SocketVisibility = { tool: 'netstat', root: true };
 const daemonOn = (...listeners: [string, number][]) => ({ listeners: listeners.map(([host, port]) => ({ host, port })) });

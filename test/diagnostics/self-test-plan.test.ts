@@ -3,17 +3,10 @@
  * takes; a wildcard on a host without IPv6 is reported untested, never assumed.
  */
 import t from 'tap';
-import { listeningSockets, type RawConnection } from '../../src/diagnostics/port-owner.js';
+import { row } from '../helpers/listen-rows.js';
+import { listeningSockets } from '../../src/diagnostics/port-owner.js';
 import { localAddresses, planSelfTest, socketFor, type LocalAddresses } from '../../src/diagnostics/self-test-plan.js';
 
-const row = (protocol: string, localAddress: string, localPort: string, pid: number, process: string): RawConnection => ({
-  protocol,
-  localAddress,
-  localPort,
-  state: 'LISTEN',
-  pid,
-  process,
-});
 const HOST: LocalAddresses = { ipv6Loopback: true, v4: ['192.0.2.10'], v6: ['2001:db8::10'] };
 const daemonTarget = (host: string, port = 443) => ({ address: { host, port }, daemon: true });
 const hosts = (plan: ReturnType<typeof planSelfTest>) => plan.probes.map((p) => `${p.daemon ? 'daemon' : 'other'} ${p.host}`);
